@@ -1,0 +1,1 @@
+"""Runnable experiments: thin shells over `jlinnet` (`python -m experiments.NAME`)."""

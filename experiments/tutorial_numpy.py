@@ -1,0 +1,148 @@
+"""The tutorial's network as written, in NumPy: the reference jlinnet is checked against.
+
+Its `Linear`, `Net`, `Error` and `trainNet`, with the lines the text lost filled
+in from the formulas above them (`Linear.backward`, `Net.backward`, the rest of
+`Net.optimize`), and `epochs` read as `steps`. The only other changes: `Net.optimize`
+returns the error instead of printing it (`train_net` prints it, as the tutorial
+does, unless `verbose=False`), and `train_net` takes the data and returns the net
+instead of plotting.
+
+Run it: `python -m experiments.tutorial_numpy` (the tutorial's `trainNet(2, steps=100,
+batchsize=1)` on 2x + 3).
+"""
+
+import argparse
+
+import numpy as np
+
+
+class Error:
+    """The previous tutorial's loss: J = 1/(2N) sum (y - y^p)^2, dJ/dy^p = -(y - y^p)/N."""
+
+    @staticmethod
+    def value(y, yp):
+        return np.sum((y - yp) ** 2) / (2 * y.shape[0])
+
+    @staticmethod
+    def grad(y, yp):
+        return -(y - yp) / y.shape[0]
+
+
+class Linear:
+    def __init__(self, insize, outsize, name=None):
+        self.w = np.random.randn(insize, outsize)
+        self.b = np.zeros((outsize,))
+
+        self.inData = None
+        self.data = None
+        self.grad = None
+
+        self.name = name
+
+    def __call__(self, data):
+        return self.forward(data)
+
+    def forward(self, data):
+        self.inData = data
+        self.data = np.dot(data, self.w) + self.b
+
+        return self.data
+
+    def backward(self, grad):
+        self.grad = grad
+        delta = np.dot(grad, self.w.T)
+
+        return delta
+
+    def update(self, lr=0.1):
+        self.w -= np.dot(self.inData.T, self.grad) * lr
+        self.b -= np.dot(self.grad.T, np.ones(self.grad.shape[0])) * lr
+
+
+class Net:
+    def __init__(self):
+        self.layers = []
+
+    def __call__(self, data):
+        return self.predict(data)
+
+    def __getitem__(self, item):
+        return self.layers[item]
+
+    def append(self, layer):
+        self.layers.append(layer)
+
+    def backward(self, grad):
+        for layer in self.layers[::-1]:
+            grad = layer.backward(grad)
+
+        return grad
+
+    def update(self, lr):
+        for layer in self.layers:
+            layer.update(lr)
+
+    def predict(self, data):
+        for layer in self.layers:
+            data = layer.forward(data)
+
+        return data
+
+    def optimize(self, data, target, lr):
+        prediction = self(data)
+
+        error = Error.value(target, prediction)
+        self.backward(Error.grad(target, prediction))
+        self.update(lr)
+
+        return error
+
+
+def linear(x):
+    return 2 * x + 3
+
+
+def grid():
+    return np.linspace(-3, 3, 1000, dtype=np.float32).reshape(-1, 1)
+
+
+def train_net(size, steps=1000, batchsize=10, learnRate=1e-2, X=None, f=linear, verbose=True):
+    """The tutorial's `trainNet`: seed 4321, Linear(1, size), Linear(size, 1), SGD on windows.
+
+    Returns:
+      (net, errors): the trained `Net` and the batch error of each step (before its update).
+    """
+    X = grid() if X is None else X
+    np.random.seed(4321)
+
+    net = Net()
+    net.append(Linear(insize=1, outsize=size, name="layer_1"))
+    net.append(Linear(insize=size, outsize=1, name="layer_2"))
+
+    errors = []
+    for _ in range(steps):
+        idx = np.random.randint(0, X.shape[0] - batchsize)
+        x = X[idx : idx + batchsize]
+        y = f(x).astype(np.float32)
+
+        errors.append(net.optimize(x, y, learnRate))
+        if verbose:
+            print(f"Simple net error {errors[-1]}")
+
+    return net, np.asarray(errors)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hidden", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--lr", type=float, default=1e-2)
+    args = parser.parse_args(argv)
+    X = grid()
+    net, _ = train_net(args.hidden, args.steps, args.batch_size, args.lr, X)
+    print(f"Full-grid error after training {Error.value(linear(X), net(X))}")
+
+
+if __name__ == "__main__":
+    main()

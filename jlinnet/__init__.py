@@ -1,0 +1,35 @@
+"""jlinnet: the tutorial's one-hidden-layer linear network as pure JAX functions.
+
+Params are tuples of `Layer(w, b)`; `forward` is pure; gradients come from the
+tutorial's hand-derived backprop (`manual_grads`) or `jax.grad` (`autodiff_grads`);
+`train` runs a whole schedule as one compiled `lax.scan`.
+"""
+
+from jlinnet.backprop import autodiff_grads, hidden_weight_grad, manual_grads
+from jlinnet.data import batch_starts, grid, linear_target, sine_target
+from jlinnet.loss import mse, mse_grad
+from jlinnet.model import ACTIVATIONS, INIT_SCHEMES, Layer, affine_map, forward, init_mlp
+from jlinnet.training import TrainResult, train, with_hyperparams
+from jlinnet.tutorial import tutorial_setup
+
+__all__ = [
+    "ACTIVATIONS",
+    "INIT_SCHEMES",
+    "Layer",
+    "TrainResult",
+    "affine_map",
+    "autodiff_grads",
+    "batch_starts",
+    "forward",
+    "grid",
+    "hidden_weight_grad",
+    "init_mlp",
+    "linear_target",
+    "manual_grads",
+    "mse",
+    "mse_grad",
+    "sine_target",
+    "train",
+    "tutorial_setup",
+    "with_hyperparams",
+]
