@@ -8,7 +8,15 @@ tutorial's hand-derived backprop (`manual_grads`) or `jax.grad` (`autodiff_grads
 from jlinnet.backprop import autodiff_grads, hidden_weight_grad, manual_grads
 from jlinnet.data import batch_starts, grid, linear_target, sine_target
 from jlinnet.loss import mse, mse_grad
-from jlinnet.model import ACTIVATIONS, INIT_SCHEMES, Layer, affine_map, forward, init_mlp
+from jlinnet.model import (
+    ACTIVATIONS,
+    INIT_SCHEMES,
+    Layer,
+    affine_map,
+    forward,
+    init_mlp,
+    least_squares,
+)
 from jlinnet.training import TrainResult, train, with_hyperparams
 from jlinnet.tutorial import tutorial_setup
 
@@ -24,6 +32,7 @@ __all__ = [
     "grid",
     "hidden_weight_grad",
     "init_mlp",
+    "least_squares",
     "linear_target",
     "manual_grads",
     "mse",

@@ -30,6 +30,7 @@ def grid(n=1000, low=-3.0, high=3.0):
     return jnp.asarray(np.linspace(low, high, n, dtype=np.float32).reshape(-1, 1))
 
 
+@jax.jit
 def linear_target(x):
     """The function the tutorial restores: f(x) = 2x + 3, elementwise.
 
@@ -42,6 +43,7 @@ def linear_target(x):
     return 2 * x + 3
 
 
+@jax.jit
 def sine_target(x):
     """The function of "Complicating the function": f(x) = 2 sin x + 5, elementwise.
 

@@ -205,3 +205,31 @@ def _affine_map(params):
     for layer in params[1:]:
         w, b = w @ layer.w, b @ layer.w + layer.b
     return w, b
+
+
+def least_squares(x, y):
+    """The best affine map for J, in closed form: the line no linear network can beat.
+
+    Solves min_{w, b} 1/(2N) sum_i ||y_i - (x_i w + b)||^2 by least squares on
+    [x, 1]. A network without activations computes one affine map (`affine_map`),
+    so its J on (x, y) is at least this map's.
+
+    Args:
+      x: (N, in) inputs.
+      y: (N, out) targets.
+
+    Returns:
+      (w, b): w: (in, out), b: (out,), like `affine_map`.
+    """
+    (n, _) = _check.array("x", x, ndim=2)
+    _check.array("y", y, ndim=2)
+    if _check.shape_of("y", y)[0] != n:
+        raise ValueError(f"x and y must have the same length, got {n} and {jnp.shape(y)[0]}")
+    return _least_squares(x, y)
+
+
+@jax.jit
+def _least_squares(x, y):
+    a = jnp.concatenate([x, jnp.ones_like(x[:, :1])], axis=1)  # rows [x_i, 1]
+    wb = jnp.linalg.lstsq(a, y)[0]
+    return wb[:-1], wb[-1]

@@ -112,3 +112,21 @@ def test_errors_are_raised_before_compiling():
     params = jl.init_mlp(jax.random.key(0), (1, 2, 1))
     with pytest.raises(ValueError, match="x must have 1 features"):
         jax.jit(jl.forward)(params, jnp.zeros((5, 2)))
+
+
+def test_least_squares_is_numpys_line_and_no_affine_map_beats_it():
+    x = jl.grid()
+    y = jl.sine_target(x)
+    w, b = jl.least_squares(x, y)
+    chex.assert_shape([w, b], [(1, 1), (1,)])
+    x64, y64 = (np.asarray(a, np.float64)[:, 0] for a in (x, y))
+    slope, intercept = np.polyfit(x64, y64, 1)
+    np.testing.assert_allclose([w[0, 0], b[0]], [slope, intercept], rtol=1e-5)
+    best = jl.mse(x @ w + b[None, :], y)
+    for dw, db in [(0.01, 0), (-0.01, 0), (0, 0.01), (0, -0.01)]:
+        assert jl.mse(x @ (w + dw) + (b + db)[None, :], y) > best
+
+
+def test_least_squares_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="x and y must have the same length, got 5 and 4"):
+        jl.least_squares(jnp.zeros((5, 1)), jnp.zeros((4, 1)))
