@@ -9,34 +9,26 @@ before_after.png, loss.png and results.json into --out.
 
 import sys
 
-from experiments import _common
+from experiments import _cli
 
 
 def main(argv=None):
     """Runs the experiment; returns the exit status (0, 1 failed, 2 bad flags)."""
-    return _common.run_main("linear", _run, argv)
+    return _cli.run_main("linear", _run, argv)
 
 
 def _run(argv):
-    p = _common.parser("linear", __doc__.splitlines()[0], "results/linear")
-    args = _common.parse(p, argv)
-    with _common.OutDir(args.out) as out:
-        _common.enable_compilation_cache(args.no_cache)
+    args = _cli.parse(_cli.parser("linear", __doc__.splitlines()[0], "results/linear"), argv)
+    with _cli.OutDir(args.out) as out:
         import jlinnet as jl
+        from experiments import _routes
 
-        xs = jl.grid(_common.GRID_POINTS)
-        ys = jl.linear_target(xs)
-        run = _common.train_and_report(args, xs, ys)
-        w, b = jl.affine_map(run["params"])
-        print(f"learned affine map: {_common.line(w, b)}   (true: y = 2 x + 3)")
-        record = _common.run_record(
-            args,
-            "2x + 3",
-            **{k: run[k] for k in ("initial_error", "final_error", "manual_final_error",
-                                   "max_param_difference")},
-            affine_map={"w": float(w[0, 0]), "b": float(b[0])},
-        )
-        _common.save(out, xs, ys, run, record, "f(x) = 2x + 3")
+        _cli.preload("matplotlib.figure", "matplotlib.backends.backend_agg")
+        _cli.enable_compilation_cache(args.no_cache)
+        run = _routes.whole_run(args, jl.linear_target)
+        _routes.report(run, args.steps)
+        print(f"learned affine map: {_routes.line(*run['affine_map'])}   (true: y = 2 x + 3)")
+        _routes.save(out, run, _routes.record(args, "2x + 3", run), "f(x) = 2x + 3")
     return 0
 
 

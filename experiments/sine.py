@@ -10,39 +10,37 @@ restores the sine, e.g. `--activation tanh --hidden 16 --steps 20000 --batch-siz
 
 import sys
 
-from experiments import _common
+from experiments import _cli
 
 
 def main(argv=None):
     """Runs the experiment; returns the exit status (0, 1 failed, 2 bad flags)."""
-    return _common.run_main("sine", _run, argv)
+    return _cli.run_main("sine", _run, argv)
 
 
 def _run(argv):
-    p = _common.parser("sine", __doc__.splitlines()[0], "results/sine")
+    p = _cli.parser("sine", __doc__.splitlines()[0], "results/sine")
     p.add_argument(
         "--activation",
         choices=("none", "tanh", "relu", "sigmoid"),
         default="none",
         help="activation between the layers (tutorial: none)",
     )
-    args = _common.parse(p, argv)
+    args = _cli.parse(p, argv)
     activation = None if args.activation == "none" else args.activation
-    with _common.OutDir(args.out) as out:
-        _common.enable_compilation_cache(args.no_cache)
+    with _cli.OutDir(args.out) as out:
         import jlinnet as jl
+        from experiments import _routes
 
-        xs = jl.grid(_common.GRID_POINTS)
-        ys = jl.sine_target(xs)
-        run = _common.train_and_report(args, xs, ys, activation)
-        ls_w, ls_b = jl.least_squares(xs, ys)
-        ls_error = float(jl.mse(xs @ ls_w + ls_b[None, :], ys))
-        extra = {}
+        _cli.preload("matplotlib.figure", "matplotlib.backends.backend_agg")
+        _cli.enable_compilation_cache(args.no_cache)
+        run = _routes.whole_run(args, jl.sine_target, activation, fit_line=True)
+        _routes.report(run, args.steps)
+        ls_w, ls_b, ls_error = run["least_squares"]
         if activation is None:
-            w, b = jl.affine_map(run["params"])
-            extra["affine_map"] = {"w": float(w[0, 0]), "b": float(b[0])}
-            print(f"the network's affine map: {_common.line(w, b)}   J = {run['final_error']:.6g}")
-        print(f"least-squares line:       {_common.line(ls_w, ls_b)}   J = {ls_error:.6g}")
+            print(f"the network's affine map: {_routes.line(*run['affine_map'])}"
+                  f"   J = {run['final_error']:.6g}")
+        print(f"least-squares line:       {_routes.line(ls_w, ls_b)}   J = {ls_error:.6g}")
         if activation is None:
             print(
                 "without an activation the network is one affine map, so its J can never go"
@@ -54,17 +52,10 @@ def _run(argv):
                 f"with {activation} between the layers the network is no longer affine:"
                 f" J = {run['final_error']:.6g} against the best line's {ls_error:.6g}"
             )
-        record = _common.run_record(
-            args,
-            "2 sin x + 5",
-            activation=args.activation,
-            **{k: run[k] for k in ("initial_error", "final_error", "manual_final_error",
-                                   "max_param_difference")},
-            **extra,
-            least_squares={"w": float(ls_w[0, 0]), "b": float(ls_b[0]), "error": ls_error},
-        )
+        line = {"w": float(ls_w[0, 0]), "b": float(ls_b[0]), "error": float(ls_error)}
+        record = _routes.record(args, "2 sin x + 5", run, activation=args.activation)
         title = "f(x) = 2 sin x + 5" + (f", {activation} between the layers" if activation else "")
-        _common.save(out, xs, ys, run, record, title)
+        _routes.save(out, run, record | {"least_squares": line}, title)
     return 0
 
 

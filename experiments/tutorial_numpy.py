@@ -8,10 +8,13 @@ does, unless `verbose=False`), and `train_net` takes the data and returns the ne
 instead of plotting.
 
 Run it: `python -m experiments.tutorial_numpy` (the tutorial's `trainNet(2, steps=100,
-batchsize=1)` on 2x + 3).
+batchsize=1)` on 2x + 3); with `--out DIR` it also saves the tutorial's before/after
+figure there (`showSubplots`), as `python -m experiments.linear` does: the NumPy +
+matplotlib baseline for the whole-process timings in the README.
 """
 
 import argparse
+import os
 
 import numpy as np
 
@@ -132,16 +135,39 @@ def train_net(size, steps=1000, batchsize=10, learnRate=1e-2, X=None, f=linear, 
     return net, np.asarray(errors)
 
 
+def show_subplots(X, Y, before, after, path):
+    """The tutorial's `Utils.showSubplots` with pyplot, saved instead of shown."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no window: save the file
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for ax, pred, when in zip(axes, (before, after), ("before", "after")):
+        ax.plot(X, Y, color="black", linewidth=4, label="true function")
+        ax.plot(X, pred, color="orange", linewidth=2, label="Net")
+        ax.set_title(f"Net results {when} training")
+        ax.legend(loc="upper left")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hidden", type=int, default=2)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--out", help="save the before/after figure into this folder")
     args = parser.parse_args(argv)
     X = grid()
+    np.random.seed(4321)  # train_net seeds again: the same start, for the "before" panel
+    before = Linear(args.hidden, 1).forward(Linear(1, args.hidden).forward(X))
     net, _ = train_net(args.hidden, args.steps, args.batch_size, args.lr, X)
     print(f"Full-grid error after training {Error.value(linear(X), net(X))}")
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        show_subplots(X, linear(X), before, net(X), os.path.join(args.out, "before_after.png"))
 
 
 if __name__ == "__main__":

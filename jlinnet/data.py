@@ -27,7 +27,7 @@ def grid(n=1000, low=-3.0, high=3.0):
     n = _check.positive_int("n", n)
     if not (np.isfinite(low) and np.isfinite(high) and low < high):
         raise ValueError(f"low and high must be finite with low < high, got {low} and {high}")
-    return jnp.asarray(np.linspace(low, high, n, dtype=np.float32).reshape(-1, 1))
+    return jax.device_put(np.linspace(low, high, n, dtype=np.float32).reshape(-1, 1))
 
 
 @jax.jit

@@ -210,9 +210,10 @@ def _affine_map(params):
 def least_squares(x, y):
     """The best affine map for J, in closed form: the line no linear network can beat.
 
-    Solves min_{w, b} 1/(2N) sum_i ||y_i - (x_i w + b)||^2 by least squares on
-    [x, 1]. A network without activations computes one affine map (`affine_map`),
-    so its J on (x, y) is at least this map's.
+    Solves min_{w, b} 1/(2N) sum_i ||y_i - (x_i w + b)||^2 through the normal
+    equations A^T A [w; b] = A^T y with A = [x, 1] (one row per example). A network
+    without activations computes one affine map (`affine_map`), so its J on (x, y)
+    is at least this map's.
 
     Args:
       x: (N, in) inputs.
@@ -231,5 +232,5 @@ def least_squares(x, y):
 @jax.jit
 def _least_squares(x, y):
     a = jnp.concatenate([x, jnp.ones_like(x[:, :1])], axis=1)  # rows [x_i, 1]
-    wb = jnp.linalg.lstsq(a, y)[0]
+    wb = jnp.linalg.solve(a.T @ a, a.T @ y)  # (in + 1, out)
     return wb[:-1], wb[-1]

@@ -52,7 +52,9 @@ def before_after(x, y, before, after, *, name="Net", title=None):
     """
     (x,) = _curves(x, "x").values()
     (y,) = _curves(y, "y").values()
-    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    fig = Figure(figsize=(11, 4.2))
+    fig.subplots_adjust(left=0.06, right=0.985, bottom=0.12, top=0.86 if title else 0.92,
+                        wspace=0.06)  # fixed margins: a solver layout costs a second draw
     axes = fig.subplots(1, 2, sharey=True)
     for ax, preds, when in zip(axes, (before, after), ("before", "after")):
         ax.plot(x, y, color="black", linewidth=4, label="true function")
@@ -81,7 +83,8 @@ def loss_curve(losses, *, name="batch loss", title=None):
     Returns:
       A `Figure` with one axis: step on x, J on a log y axis.
     """
-    fig = Figure(figsize=(6.5, 4.2), layout="constrained")
+    fig = Figure(figsize=(6.5, 4.2))
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92 if title else 0.96)
     ax = fig.subplots()
     for style, (label, values) in zip(STYLES, _curves(losses, name).items()):
         ax.plot(np.arange(1, values.shape[0] + 1), values, linewidth=1.2, label=label, **style)

@@ -8,6 +8,7 @@ tutorial's weights and sees exactly its batches. It is the one place in jlinnet
 that uses NumPy randomness.
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -40,10 +41,11 @@ def tutorial_setup(sizes, steps, batchsize, seed=4321, n=1000, dtype=jnp.float32
         raise ValueError(f"batchsize must be smaller than n={n}, got {batchsize}")
     _check.positive_int("seed", seed, minimum=0)
     rng = np.random.RandomState(seed)  # the stream of np.random.seed(seed)
+    dtype = np.dtype(dtype)  # cast on the host and copy over: nothing to compile
     params = tuple(
-        Layer(jnp.asarray(rng.randn(n_in, n_out), dtype), jnp.zeros((n_out,), dtype))
+        Layer(rng.randn(n_in, n_out).astype(dtype), np.zeros(n_out, dtype))
         for n_in, n_out in zip(sizes[:-1], sizes[1:])
     )
     # One randint per step; drawing them with size=steps gives the same stream.
     starts = rng.randint(0, n - batchsize, size=steps)
-    return params, jnp.asarray(starts, jnp.int32)
+    return jax.device_put((params, starts.astype(np.int32)))

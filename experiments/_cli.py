@@ -1,20 +1,16 @@
-"""What the experiments share: flags, the output folder, whole-file writes, the compile cache,
-and the tutorial's run trained by both gradient routes from one start."""
+"""What the experiments share around the maths: flags, the output folder, whole-file writes,
+the compilation cache, exit statuses."""
 
 import argparse
+import importlib
 import json
 import math
 import os
 import shutil
 import sys
 import tempfile
+import threading
 from pathlib import Path
-
-import jax
-import numpy as np
-import optax
-
-import jlinnet as jl
 
 GRID_POINTS = 1000  # the tutorial's X = linspace(-3, 3, 1000)
 CACHE_ENV = "JLINNET_CACHE_DIR"
@@ -75,6 +71,27 @@ def parse(p, argv):
     return args
 
 
+def preload(*modules):
+    """Imports `modules` in a background thread while the main thread compiles.
+
+    matplotlib takes about as long to import as JAX takes to compile a run, and the
+    compiler releases the GIL, so a thread overlaps the two. Call it after JAX and
+    NumPy are imported (two threads must not import the same extension at once). A
+    failure here is left for the main thread's own `import` to report.
+    """
+
+    def load():
+        for module in modules:
+            try:
+                importlib.import_module(module)
+            except Exception:
+                return
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    return thread
+
+
 def enable_compilation_cache(disabled=False):
     """Turns on JAX's persistent compilation cache, so a second run skips compiling.
 
@@ -91,6 +108,8 @@ def enable_compilation_cache(disabled=False):
     if not path:
         home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
         path = Path(home) / "jlinnet" / "jax"
+    import jax
+
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     return Path(path)
@@ -167,115 +186,3 @@ def run_main(prog, body, argv):
     except Failure as failure:
         print(f"python -m experiments.{prog}: error: {failure}", file=sys.stderr)
         return failure.status
-
-
-# The tutorial trains its hand-written `Net` and the library's network from one start.
-ROUTES = {"hand backprop": jl.manual_grads, "jax.grad + optax": jl.autodiff_grads}
-
-
-def setup(args, sizes):
-    """Initial params and batch starts, from the tutorial's NumPy seed or a JAX key."""
-    if args.rng == "tutorial":
-        return jl.tutorial_setup(sizes, args.steps, args.batch_size, seed=args.seed)
-    k_init, k_batch = jax.random.split(jax.random.key(args.seed))
-    params = jl.init_mlp(k_init, sizes)
-    return params, jl.batch_starts(k_batch, args.steps, GRID_POINTS, args.batch_size)
-
-
-def train_routes(args, xs, ys, activation=None):
-    """Trains from one start and schedule by each route in `ROUTES`.
-
-    Returns:
-      (params, {route: TrainResult}); raises `Failure` naming the first step whose
-      loss went non-finite.
-    """
-    params, starts = setup(args, (xs.shape[1], args.hidden, ys.shape[1]))
-    sgd = optax.sgd(args.lr)
-    results = {
-        name: jl.train(params, xs, ys, starts, batchsize=args.batch_size, optimizer=sgd,
-                       grads=grads, activation=activation)
-        for name, grads in ROUTES.items()
-    }
-    bad = {name: int(r.nonfinite_step) for name, r in results.items() if r.nonfinite_step >= 0}
-    if bad:
-        name, step = min(bad.items(), key=lambda item: item[1])
-        raise Failure(
-            f"the loss became non-finite at step {step + 1} of {args.steps} ({name} route);"
-            f" try a smaller --lr than {args.lr:g}"
-        )
-    return params, results
-
-
-def print_progress(results, steps):
-    """The batch error along the run, a line every ~10% of the steps (from the losses)."""
-    losses = {name: np.asarray(r.losses) for name, r in results.items()}
-    every = max(1, steps // 10)
-    marks = sorted({1, *range(every, steps + 1, every), steps})
-    width = len(str(steps))
-    print("batch error J before each update:")
-    print(f"  {'step':>{2 * width + 1}}" + "".join(f"  {name:>16}" for name in losses))
-    for t in marks:
-        print(f"  {t:>{width}}/{steps}" + "".join(f"  {l[t - 1]:>16.6g}" for l in losses.values()))
-
-
-def max_difference(a, b):
-    """The largest absolute difference between two params-shaped trees."""
-    return float(max(np.max(np.abs(np.asarray(x) - np.asarray(y)))
-                     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b))))
-
-
-def line(w, b):
-    """'y = w x + b' for a one-input, one-output affine map."""
-    return f"y = {float(np.ravel(w)[0]):.6g} x {'+-'[float(b[0]) < 0]} {abs(float(b[0])):.6g}"
-
-
-def run_record(args, target, **extra):
-    """results.json: the run's inputs, then its results; no times, so runs compare byte for byte."""
-    inputs = dict(target=target, hidden=args.hidden, steps=args.steps, batch_size=args.batch_size,
-                  lr=args.lr, seed=args.seed, rng=args.rng)
-    return inputs | extra
-
-
-def train_and_report(args, xs, ys, activation=None):
-    """Trains by both routes, prints the progress and the full-grid errors J.
-
-    Returns:
-      A dict: `before` (N, 1) and `after` {route: (N, 1)} predictions, `losses`
-      {route: (S,)}, `params` (the jax.grad route's), and the numbers of results.json:
-      `initial_error`, `final_error`, `manual_final_error`, `max_param_difference`.
-    """
-    params, results = train_routes(args, xs, ys, activation)
-    print_progress(results, args.steps)
-    before = jl.forward(params, xs, activation=activation)
-    after = {name: jl.forward(r.params, xs, activation=activation) for name, r in results.items()}
-    manual, auto = (results[name].params for name in ROUTES)
-    run = dict(
-        before=before,
-        after=after,
-        losses={name: r.losses for name, r in results.items()},
-        params=auto,
-        initial_error=float(jl.mse(before, ys)),
-        final_error=float(jl.mse(after["jax.grad + optax"], ys)),
-        manual_final_error=float(jl.mse(after["hand backprop"], ys)),
-        max_param_difference=max_difference(manual, auto),
-    )
-    print(f"full-grid error J before training: {run['initial_error']:.6g}")
-    print(
-        f"full-grid error J after training:  {run['manual_final_error']:.6g} (hand backprop),"
-        f" {run['final_error']:.6g} (jax.grad + optax)"
-    )
-    print(f"the two routes end {run['max_param_difference']:.3g} apart (largest parameter gap)")
-    return run
-
-
-def save(out, xs, ys, run, record, title):
-    """Writes before_after.png, loss.png and results.json into `out`, each whole."""
-    from jlinnet import plot  # matplotlib only once there is something to draw
-
-    figure = plot.before_after(
-        xs, ys, run["before"], run["after"], name="both routes (same start)", title=title
-    )
-    written = [out.write_figure("before_after.png", figure)]
-    written.append(out.write_figure("loss.png", plot.loss_curve(run["losses"], title=title)))
-    written.append(out.write_json("results.json", record))
-    print("wrote " + ", ".join(str(path) for path in written))

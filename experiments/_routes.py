@@ -1,0 +1,140 @@
+"""The tutorial's run: one start, trained by both gradient routes, compiled as one program.
+
+The tutorial trains its hand-written `Net` and then PuzzleLib's network from the
+same seed; here the two routes are `manual_grads` and `jax.grad` + optax. Everything
+a run computes (both trainings, the grid predictions and errors, the affine map and
+the least-squares line) is traced into one `jax.jit` program, so a run compiles once.
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import jlinnet as jl
+from experiments._cli import GRID_POINTS, Failure
+
+ROUTES = {"hand backprop": jl.manual_grads, "jax.grad + optax": jl.autodiff_grads}
+MANUAL, AUTO = ROUTES
+
+
+def setup(args, sizes):
+    """Initial params and batch starts, from the tutorial's NumPy seed or a JAX key."""
+    if args.rng == "tutorial":
+        return jl.tutorial_setup(sizes, args.steps, args.batch_size, seed=args.seed)
+    k_init, k_batch = jax.random.split(jax.random.key(args.seed))
+    params = jl.init_mlp(k_init, sizes)
+    return params, jl.batch_starts(k_batch, args.steps, GRID_POINTS, args.batch_size)
+
+
+@functools.partial(jax.jit, static_argnames=("target", "batchsize", "lr", "activation", "fit_line"))
+def _whole_run(params, starts, *, target, batchsize, lr, activation, fit_line):
+    xs = jl.grid(GRID_POINTS)
+    ys = target(xs)
+    sgd = optax.sgd(lr)
+    results = {
+        name: jl.train(params, xs, ys, starts, batchsize=batchsize, optimizer=sgd, grads=grads,
+                       activation=activation)
+        for name, grads in ROUTES.items()
+    }
+    before = jl.forward(params, xs, activation=activation)
+    after = {name: jl.forward(r.params, xs, activation=activation) for name, r in results.items()}
+    gaps = jax.tree.map(lambda a, b: jnp.max(jnp.abs(a - b)), results[MANUAL].params,
+                        results[AUTO].params)
+    if fit_line:
+        ls_w, ls_b = jl.least_squares(xs, ys)  # a linear solve: compiled only where asked for
+        line = (ls_w, ls_b, jl.mse(xs @ ls_w + ls_b[None, :], ys))
+    return dict(
+        xs=xs,
+        ys=ys,
+        before=before,
+        after=after,
+        losses={name: r.losses for name, r in results.items()},
+        nonfinite_step={name: r.nonfinite_step for name, r in results.items()},
+        initial_error=jl.mse(before, ys),
+        final_error=jl.mse(after[AUTO], ys),
+        manual_final_error=jl.mse(after[MANUAL], ys),
+        max_param_difference=jnp.max(jnp.stack(jax.tree.leaves(gaps))),
+        affine_map=None if activation else jl.affine_map(results[AUTO].params),
+        least_squares=line if fit_line else None,
+    )
+
+
+def whole_run(args, target, activation=None, fit_line=False):
+    """Runs the experiment's maths and brings the numbers to the host.
+
+    Args:
+      args: the parsed flags (hidden, steps, batch_size, lr, seed, rng).
+      target: `jl.linear_target` or `jl.sine_target`.
+      activation: None or a name in `jl.ACTIVATIONS`.
+      fit_line: also fit the least-squares line to the grid.
+
+    Returns:
+      A dict of NumPy arrays and floats: xs, ys (N, 1); before (N, 1); after and
+      losses {route: ...}; initial_error, final_error (jax.grad route),
+      manual_final_error, max_param_difference; affine_map (w, b) or None;
+      least_squares (w, b, error) or None. Raises `Failure` naming the first step whose
+      loss went non-finite.
+    """
+    params, starts = setup(args, (1, args.hidden, 1))
+    run = jax.device_get(_whole_run(params, starts, target=target, batchsize=args.batch_size,
+                                    lr=args.lr, activation=activation, fit_line=fit_line))
+    bad = {name: int(step) for name, step in run["nonfinite_step"].items() if step >= 0}
+    if bad:
+        name, step = min(bad.items(), key=lambda item: item[1])
+        raise Failure(
+            f"the loss became non-finite at step {step + 1} of {args.steps} ({name} route);"
+            f" try a smaller --lr than {args.lr:g}"
+        )
+    for key in ("initial_error", "final_error", "manual_final_error", "max_param_difference"):
+        run[key] = float(run[key])
+    return run
+
+
+def report(run, steps):
+    """Prints the batch error along the run (a line every ~10% of the steps) and the errors J."""
+    every = max(1, steps // 10)
+    width = len(str(steps))
+    print("batch error J before each update:")
+    print(f"  {'step':>{2 * width + 1}}" + "".join(f"  {name:>16}" for name in ROUTES))
+    for t in sorted({1, *range(every, steps + 1, every), steps}):
+        row = "".join(f"  {run['losses'][name][t - 1]:>16.6g}" for name in ROUTES)
+        print(f"  {t:>{width}}/{steps}{row}")
+    print(f"full-grid error J before training: {run['initial_error']:.6g}")
+    print(
+        f"full-grid error J after training:  {run['manual_final_error']:.6g} ({MANUAL}),"
+        f" {run['final_error']:.6g} ({AUTO})"
+    )
+    print(f"the two routes end {run['max_param_difference']:.3g} apart (largest parameter gap)")
+
+
+def line(w, b):
+    """'y = w x + b' for a one-input, one-output affine map."""
+    w, b = float(np.ravel(w)[0]), float(np.ravel(b)[0])
+    return f"y = {w:.6g} x {'+-'[b < 0]} {abs(b):.6g}"
+
+
+def record(args, target, run, **extra):
+    """results.json: the run's inputs, then its numbers; no times, so reruns match byte for byte."""
+    inputs = dict(target=target, hidden=args.hidden, steps=args.steps, batch_size=args.batch_size,
+                  lr=args.lr, seed=args.seed, rng=args.rng)
+    numbers = {k: run[k] for k in ("initial_error", "final_error", "manual_final_error",
+                                   "max_param_difference")}
+    if run["affine_map"] is not None:
+        w, b = run["affine_map"]
+        numbers["affine_map"] = {"w": float(w[0, 0]), "b": float(b[0])}
+    return inputs | extra | numbers
+
+
+def save(out, run, record, title):
+    """Writes before_after.png, loss.png and results.json into `out`, each whole."""
+    from jlinnet import plot  # matplotlib only once there is something to draw
+
+    figure = plot.before_after(run["xs"], run["ys"], run["before"], run["after"],
+                               name="both routes (same start)", title=title)
+    written = [out.write_figure("before_after.png", figure)]
+    written.append(out.write_figure("loss.png", plot.loss_curve(run["losses"], title=title)))
+    written.append(out.write_json("results.json", record))
+    print("wrote " + ", ".join(str(path) for path in written))
