@@ -128,11 +128,15 @@ def record(args, target, run, **extra):
     return inputs | extra | numbers
 
 
-def save(out, run, record, title):
-    """Writes before_after.png, loss.png and results.json into `out`, each whole."""
+def save(out, run, record, title, reference=None):
+    """Writes before_after.png, loss.png and results.json into `out`, each whole.
+
+    `reference`, {label: (N, 1)}, is drawn in the "after" panel too.
+    """
     from jlinnet import plot  # matplotlib only once there is something to draw
 
-    figure = plot.before_after(run["xs"], run["ys"], run["before"], run["after"],
+    after = run["after"] | (reference or {})
+    figure = plot.before_after(run["xs"], run["ys"], run["before"], after,
                                name="both routes (same start)", title=title)
     written = [out.write_figure("before_after.png", figure)]
     written.append(out.write_figure("loss.png", plot.loss_curve(run["losses"], title=title)))

@@ -55,7 +55,8 @@ def _run(argv):
         line = {"w": float(ls_w[0, 0]), "b": float(ls_b[0]), "error": float(ls_error)}
         record = _routes.record(args, "2 sin x + 5", run, activation=args.activation)
         title = "f(x) = 2 sin x + 5" + (f", {activation} between the layers" if activation else "")
-        _routes.save(out, run, record | {"least_squares": line}, title)
+        reference = {"least-squares line": run["xs"] @ ls_w + ls_b[None, :]}
+        _routes.save(out, run, record | {"least_squares": line}, title, reference)
     return 0
 
 

@@ -13,8 +13,13 @@ from collections.abc import Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
-# The tutorial draws the network in orange; a second curve (another route) in blue, dashed.
-STYLES = ({"color": "orange"}, {"color": "tab:blue", "linestyle": "--"})
+# The tutorial draws the network in orange; a second curve (another route) in blue, dashed;
+# a third (a reference such as the least-squares line) in grey, dotted.
+STYLES = (
+    {"color": "orange"},
+    {"color": "tab:blue", "linestyle": "--"},
+    {"color": "tab:gray", "linestyle": ":"},
+)
 
 
 def _curves(y, name):
@@ -41,8 +46,8 @@ def before_after(x, y, before, after, *, name="Net", title=None):
     Args:
       x: (N, 1) or (N,) inputs, the grid.
       y: (N, 1) or (N,) the true function on the grid.
-      before: (N, 1) prediction before training, or {label: (N, 1)} (at most two).
-      after: (N, 1) prediction after training, or {label: (N, 1)} (at most two).
+      before: (N, 1) prediction before training, or {label: (N, 1)} (at most three).
+      after: (N, 1) prediction after training, or {label: (N, 1)} (at most three).
       name: the legend label when `before`/`after` is a single array.
       title: an optional title over both panels.
 
@@ -76,7 +81,7 @@ def loss_curve(losses, *, name="batch loss", title=None):
     """The batch loss J per step, on a log scale.
 
     Args:
-      losses: (S,) batch losses (`TrainResult.losses`), or {label: (S,)} (at most two).
+      losses: (S,) batch losses (`TrainResult.losses`), or {label: (S,)} (at most three).
       name: the legend label when `losses` is a single array.
       title: an optional title.
 
