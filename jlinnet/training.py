@@ -114,10 +114,14 @@ def train(
     return _train(params, xs, ys, starts, opt_state, batchsize, optimizer, grads, activation)
 
 
-def run(params, xs, ys, starts, opt_state, batchsize, optimizer, grads, activation):
-    """`train` without the checks and the jit: the traceable body (vmap it for many)."""
-    if opt_state is None:
-        opt_state = optimizer.init(params)
+def make_step(xs, ys, batchsize, optimizer, grads, activation):
+    """One step of the tutorial's loop (`Net.optimize` on one window), as a scan body.
+
+    Returns:
+      step((params, opt_state), s) -> ((params', opt_state'), J): cuts
+      x = xs[s : s + batchsize], y = ys[s : s + batchsize], records the batch
+      error J(params) and applies `optimizer.update(grads(params, x, y))`.
+    """
 
     def step(carry, s):
         params, opt_state = carry
@@ -128,7 +132,17 @@ def run(params, xs, ys, starts, opt_state, batchsize, optimizer, grads, activati
         updates, opt_state = optimizer.update(g, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), loss
 
-    (params, opt_state), losses = lax.scan(step, (params, opt_state), starts)
+    return step
+
+
+def run(params, xs, ys, starts, opt_state, batchsize, optimizer, grads, activation):
+    """`train` without the checks and the jit: the traceable body (vmap it for many)."""
+    if opt_state is None:
+        opt_state = optimizer.init(params)
+    step = make_step(xs, ys, batchsize, optimizer, grads, activation)
+    # Two steps per loop iteration: on CPU a tutorial-sized step costs about as much
+    # as the loop around it, so this is ~20% faster; more unrolling made it slower.
+    (params, opt_state), losses = lax.scan(step, (params, opt_state), starts, unroll=2)
     return TrainResult(params, losses, opt_state, _nonfinite_step(losses, params))
 
 
