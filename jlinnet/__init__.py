@@ -2,12 +2,14 @@
 
 Params are tuples of `Layer(w, b)`; `forward` is pure; gradients come from the
 tutorial's hand-derived backprop (`manual_grads`) or `jax.grad` (`autodiff_grads`);
-`train` runs a whole schedule as one compiled `lax.scan`.
+`train` runs a whole schedule as one compiled `lax.scan`; `train_many` runs K networks
+in one call, optionally spread over devices.
 """
 
 from jlinnet.backprop import autodiff_grads, hidden_weight_grad, manual_grads
 from jlinnet.data import batch_starts, grid, linear_target, sine_target
 from jlinnet.loss import mse, mse_grad
+from jlinnet.many import train_many
 from jlinnet.model import (
     ACTIVATIONS,
     INIT_SCHEMES,
@@ -39,6 +41,7 @@ __all__ = [
     "mse_grad",
     "sine_target",
     "train",
+    "train_many",
     "tutorial_setup",
     "with_hyperparams",
 ]
