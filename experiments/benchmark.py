@@ -1,0 +1,186 @@
+"""Per-step cost of the tutorial's training, four ways, measured in one process.
+
+For each configuration (the tutorial's: hidden 2, batch 1; a larger one: hidden 64,
+batch 32) it trains on the tutorial's grid and target 2x + 3 with SGD:
+
+  1. numpy:      the tutorial's NumPy `Net` as written (`experiments.tutorial_numpy`);
+  2. jit loop:   the common JAX idiom, a Python loop calling a `jax.jit`-compiled step
+                 (jlinnet's own, `training.make_step`) with an integer start each time;
+  3. train:      `jlinnet.train`, the whole run as one compiled `lax.scan`;
+  4. train_many: `jlinnet.train_many`, K networks (1024) in one call.
+
+Rows 1-3 start from the tutorial's seed-4321 weights and windows, so they do exactly
+the same steps; row 4's networks have the same sizes, with weights and windows from
+`jax.random`. It prints the steady-state cost per step (per network-step for row 4:
+a call's time / (K S)) as the best of several timed runs after a first call that
+compiles (the best, because other work on the machine only ever adds time), the
+compile time (first call minus the best call), and each row's speed-up over rows
+1 and 2. Each row runs enough steps that a run is long enough to time and its
+per-call overhead is small; the steps column says how many.
+
+Run it: `python -m experiments.benchmark` (under a minute), `--quick` (seconds),
+`--json PATH` to also write the table as data.
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import jax
+import numpy as np
+import optax
+
+import jlinnet as jl
+from experiments import tutorial_numpy as tn
+from jlinnet.training import make_step
+
+# name -> (hidden, batchsize, lr, steps per row (numpy, jit loop, train, train_many)).
+CONFIGS = {
+    "tutorial": (2, 1, 1e-2, (20_000, 20_000, 400_000, 4_000)),
+    "larger": (64, 32, 1e-3, (2_000, 2_000, 40_000, 100)),  # lr 1e-2 overflows the NumPy net
+}
+QUICK_STEPS = {"tutorial": (500, 500, 20_000, 200), "larger": (100, 100, 500, 10)}
+METHODS = ("numpy", "jit loop", "train", "train_many")
+
+
+def _time(fn, repeats):
+    """(first call's seconds, best seconds of `repeats` further calls)."""
+    t = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t
+    runs = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t)
+    return first, min(runs)
+
+
+def _numpy(hidden, batchsize, lr, steps, repeats):
+    x = tn.grid()
+    _, run = _time(lambda: tn.train_net(hidden, steps, batchsize, lr, x, verbose=False), repeats)
+    return None, run
+
+
+def _jit_loop(hidden, batchsize, lr, steps, repeats):
+    x = jl.grid()
+    sgd = optax.sgd(lr)
+    params, starts = jl.tutorial_setup((1, hidden, 1), steps, batchsize)
+    step = jax.jit(make_step(x, jl.linear_target(x), batchsize, sgd, jl.autodiff_grads, None))
+    starts = [int(s) for s in np.asarray(starts)]
+    t = time.perf_counter()
+    jax.block_until_ready(step((params, sgd.init(params)), starts[0]))
+    compile_s = time.perf_counter() - t
+
+    def loop():
+        carry, losses = (params, sgd.init(params)), []
+        for s in starts:
+            carry, loss = step(carry, s)
+            losses.append(loss)
+        jax.block_until_ready(carry)  # each step waits on the one before
+
+    _, run = _time(loop, repeats)
+    return compile_s, run
+
+
+def _train(hidden, batchsize, lr, steps, repeats):
+    x = jl.grid()
+    y, sgd = jl.linear_target(x), optax.sgd(lr)
+    params, starts = jl.tutorial_setup((1, hidden, 1), steps, batchsize)
+    first, run = _time(
+        lambda: jax.block_until_ready(
+            jl.train(params, x, y, starts, batchsize=batchsize, optimizer=sgd)
+        ),
+        repeats,
+    )
+    return first - run, run
+
+
+def _train_many(hidden, batchsize, lr, steps, repeats, k):
+    x = jl.grid()
+    y, sgd = jl.linear_target(x), optax.sgd(lr)
+    keys = jax.random.split(jax.random.key(0), k)
+    params = jax.vmap(lambda key: jl.init_mlp(key, (1, hidden, 1)))(keys)
+    starts = jax.vmap(lambda key: jl.batch_starts(key, steps, x.shape[0], batchsize))(keys)
+    first, run = _time(
+        lambda: jax.block_until_ready(
+            jl.train_many(params, x, y, starts, batchsize=batchsize, optimizer=sgd)
+        ),
+        repeats,
+    )
+    return first - run, run
+
+
+def measure(quick=False, k=1024, repeats=None):
+    """Runs every configuration and method; returns the table as a list of row dicts."""
+    repeats = repeats or (2 if quick else 5)
+    rows = []
+    for config, (hidden, batchsize, lr, steps) in CONFIGS.items():
+        steps = QUICK_STEPS[config] if quick else steps
+        for method, s in zip(METHODS, steps):
+            if method == "train_many":
+                compile_s, run = _train_many(hidden, batchsize, lr, s, repeats, k)
+                networks = k
+            else:
+                fn = {"numpy": _numpy, "jit loop": _jit_loop, "train": _train}[method]
+                compile_s, run = fn(hidden, batchsize, lr, s, repeats)
+                networks = 1
+            rows.append(dict(
+                config=config, hidden=hidden, batchsize=batchsize, method=method, steps=s,
+                networks=networks, repeats=repeats, compile_s=compile_s, run_s=run,
+                step_us=run / (s * networks) * 1e6,
+            ))
+        numpy_us, loop_us = rows[-4]["step_us"], rows[-3]["step_us"]
+        for row in rows[-4:]:
+            row["vs_numpy"] = numpy_us / row["step_us"]
+            row["vs_jit_loop"] = loop_us / row["step_us"]
+    return rows
+
+
+def table(rows):
+    """The rows as a fixed-width text table."""
+    head = (f"{'config':<22} {'method':<11} {'steps':>7} {'K':>5} {'compile s':>9}"
+            f" {'us/step':>10} {'x numpy':>8} {'x loop':>8}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        config = f"{r['config']} (h={r['hidden']}, B={r['batchsize']})"
+        compile_s = "-" if r["compile_s"] is None else f"{r['compile_s']:.2f}"
+        lines.append(
+            f"{config:<22} {r['method']:<11} {r['steps']:>7} {r['networks']:>5} {compile_s:>9}"
+            f" {r['step_us']:>10.4f} {r['vs_numpy']:>8.1f} {r['vs_jit_loop']:>8.1f}"
+        )
+    lines.append("us/step: per network-step for train_many; x numpy, x loop: speed-up over"
+                 " the numpy and jit loop rows of the same config")
+    return "\n".join(lines)
+
+
+def machine():
+    """One line naming what the numbers were measured on."""
+    return (f"{platform.machine()}, {os.cpu_count()} CPU cores, jax {jax.__version__},"
+            f" backend {jax.default_backend()}, {jax.device_count()} device(s)")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.benchmark", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="few steps and repeats: seconds")
+    parser.add_argument("--k", type=int, default=1024, help="networks for train_many (1024)")
+    parser.add_argument("--repeats", type=int, help="timed runs per row (default 5; quick 2)")
+    parser.add_argument("--json", metavar="PATH", help="also write the table as JSON here")
+    args = parser.parse_args(argv)
+    if args.k < 1 or (args.repeats is not None and args.repeats < 1):
+        parser.error("--k and --repeats must be >= 1")
+    rows = measure(quick=args.quick, k=args.k, repeats=args.repeats)
+    print(f"per-step cost, best of {rows[0]['repeats']} runs after compiling; {machine()}")
+    print(table(rows))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(machine=machine(), quick=args.quick, rows=rows), f, indent=1)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
