@@ -11,6 +11,7 @@ matplotlib.
 from collections.abc import Mapping
 
 import numpy as np
+from matplotlib import ticker
 from matplotlib.figure import Figure
 
 # The tutorial draws the network in orange; a second curve (another route) in blue, dashed;
@@ -94,6 +95,9 @@ def loss_curve(losses, *, name="batch loss", title=None):
     for style, (label, values) in zip(STYLES, _curves(losses, name).items()):
         ax.plot(np.arange(1, values.shape[0] + 1), values, linewidth=1.2, label=label, **style)
     ax.set_yscale("log")
+    # Plain "1e-03" labels: the default 10^k ones go through mathtext, a tenth of a second.
+    ax.yaxis.set_major_formatter(ticker.LogFormatter(labelOnlyBase=True))
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_xlabel("step")
     ax.set_ylabel("batch error J")
     ax.grid(alpha=0.3, which="both")
