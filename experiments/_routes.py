@@ -20,17 +20,17 @@ ROUTES = {"hand backprop": jl.manual_grads, "jax.grad + optax": jl.autodiff_grad
 MANUAL, AUTO = ROUTES
 
 
-def setup(args, sizes):
-    """Initial params and batch starts, from the tutorial's NumPy seed or a JAX key."""
-    if args.rng == "tutorial":
-        return jl.tutorial_setup(sizes, args.steps, args.batch_size, seed=args.seed)
-    k_init, k_batch = jax.random.split(jax.random.key(args.seed))
-    params = jl.init_mlp(k_init, sizes)
-    return params, jl.batch_starts(k_batch, args.steps, GRID_POINTS, args.batch_size)
-
-
-@functools.partial(jax.jit, static_argnames=("target", "batchsize", "lr", "activation", "fit_line"))
-def _whole_run(params, starts, *, target, batchsize, lr, activation, fit_line):
+@functools.partial(
+    jax.jit, static_argnames=("hidden", "steps", "target", "batchsize", "lr", "activation",
+                              "fit_line")
+)
+def _whole_run(start, *, hidden, steps, target, batchsize, lr, activation, fit_line):
+    if isinstance(start, tuple):  # the tutorial's weights and batch starts, replayed on the host
+        params, starts = start
+    else:  # a seed: weights and batch starts from jax.random.key(seed), inside this program
+        k_init, k_batch = jax.random.split(jax.random.key(start))
+        params = jl.init_mlp(k_init, (1, hidden, 1))
+        starts = jl.batch_starts(k_batch, steps, GRID_POINTS, batchsize)
     xs = jl.grid(GRID_POINTS)
     ys = target(xs)
     sgd = optax.sgd(lr)
@@ -66,7 +66,9 @@ def whole_run(args, target, activation=None, fit_line=False):
     """Runs the experiment's maths and brings the numbers to the host.
 
     Args:
-      args: the parsed flags (hidden, steps, batch_size, lr, seed, rng).
+      args: the parsed flags (hidden, steps, batch_size, lr, seed, rng). With
+        --rng tutorial the start is `jl.tutorial_setup`'s; with --rng jax, `init_mlp`
+        and `batch_starts` from `jax.random.key(seed)`.
       target: `jl.linear_target` or `jl.sine_target`.
       activation: None or a name in `jl.ACTIVATIONS`.
       fit_line: also fit the least-squares line to the grid.
@@ -78,9 +80,13 @@ def whole_run(args, target, activation=None, fit_line=False):
       least_squares (w, b, error) or None. Raises `Failure` naming the first step whose
       loss went non-finite.
     """
-    params, starts = setup(args, (1, args.hidden, 1))
-    run = jax.device_get(_whole_run(params, starts, target=target, batchsize=args.batch_size,
-                                    lr=args.lr, activation=activation, fit_line=fit_line))
+    if args.rng == "tutorial":
+        start = jl.tutorial_setup((1, args.hidden, 1), args.steps, args.batch_size, seed=args.seed)
+    else:
+        start = np.uint32(args.seed)
+    run = jax.device_get(_whole_run(start, hidden=args.hidden, steps=args.steps, target=target,
+                                    batchsize=args.batch_size, lr=args.lr, activation=activation,
+                                    fit_line=fit_line))
     bad = {name: int(step) for name, step in run["nonfinite_step"].items() if step >= 0}
     if bad:
         name, step = min(bad.items(), key=lambda item: item[1])
