@@ -66,6 +66,23 @@ def test_manual_equals_autodiff_equals_finite_differences_float64(sizes, activat
         )
 
 
+@pytest.mark.parametrize("sizes", SIZES)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_manual_grads_against_finite_differences_float32(sizes, activation):
+    # float32 central differences carry ~1e-3 relative error, so the tolerance is loose; the
+    # float64 test above holds the same comparison to 1e-6.
+    params, x, y = _problem(sizes, seed=4)
+    g = jl.manual_grads(params, x, y, activation=activation)
+    eps = 1e-3  # small enough that no relu unit changes side
+    leaves, tree = jax.tree.flatten(params)
+    keys = jax.random.split(jax.random.key(5), len(leaves))
+    v = jax.tree.unflatten(tree, [jax.random.normal(k, p.shape) for k, p in zip(keys, leaves)])
+    shifted = [jax.tree.map(lambda p, d, s=s: p + s * eps * d, params, v) for s in (1, -1)]
+    fd = (_loss(shifted[0], x, y, activation) - _loss(shifted[1], x, y, activation)) / (2 * eps)
+    dot = sum(jnp.vdot(a, d) for a, d in zip(jax.tree.leaves(g), jax.tree.leaves(v)))
+    np.testing.assert_allclose(dot, fd, rtol=1e-2, atol=1e-3)
+
+
 def test_hidden_weight_grad_every_entry_of_the_3_3_1_example():
     params, x, y = _problem((3, 3, 1), batch=10, seed=2)
     g_auto = jl.autodiff_grads(params, x, y)

@@ -119,12 +119,14 @@ def test_an_unwritable_out_is_one_line_before_training(tmp_path, capsys):
     assert err.startswith("python -m experiments.linear: error: --out ") and err.count("\n") == 1
 
 
-def test_runs_from_the_command_line_with_the_compilation_cache(tmp_path):
-    env = dict(os.environ, JLINNET_CACHE_DIR=str(tmp_path / "cache"))
+def test_a_run_compiles_once_and_a_second_run_loads_it_from_the_cache(tmp_path):
+    env = dict(os.environ, JLINNET_CACHE_DIR=str(tmp_path / "cache"), JAX_LOG_COMPILES="1")
     out = str(tmp_path / "o")
     cmd = [sys.executable, "-m", "experiments.linear", "--steps", "10", "--out", out]
     first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
-    assert any((tmp_path / "cache").iterdir())  # compiled programs were stored
+    assert first.stderr.count("Finished XLA compilation") == 1, first.stderr  # one program
+    assert any((tmp_path / "cache").iterdir())  # ... and it was stored
     second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0 and second.stdout == first.stdout
+    assert "Persistent compilation cache hit" in second.stderr
