@@ -81,6 +81,7 @@ def int_vector(name, x):
 def concrete(x):
     """Returns `x` as a NumPy array when its values are known now, else None."""
     try:
-        return np.asarray(x)
+        values = np.asarray(x)
     except Exception:  # a tracer: values are only known at run time
         return None
+    return None if values.dtype == object else values  # e.g. a jax.ShapeDtypeStruct

@@ -48,6 +48,13 @@ def test_equals_k_separate_train_calls(grads, activation, chunk):
         assert int(many.nonfinite_step[k]) == int(one.nonfinite_step)
 
 
+def test_runs_inside_an_outer_jit():
+    params, starts = _networks()
+    inner = jl.train_many(params, X, Y, starts, batchsize=B, optimizer=SGD)
+    outer = jax.jit(lambda p, s: jl.train_many(p, X, Y, s, batchsize=B, optimizer=SGD))
+    chex.assert_trees_all_close(outer(params, starts), inner, rtol=1e-6, atol=1e-7)
+
+
 def test_tutorial_networks_replay_the_tutorial():
     params, starts = jl.tutorial_setup((1, 2, 1), 100, 1)
     twice = jax.tree.map(lambda a: jnp.stack([a, a]), params)
