@@ -131,6 +131,9 @@ def record(args, target, run, **extra):
     if run["affine_map"] is not None:
         w, b = run["affine_map"]
         numbers["affine_map"] = {"w": float(w[0, 0]), "b": float(b[0])}
+    if run["least_squares"] is not None:
+        w, b, error = run["least_squares"]
+        numbers["least_squares"] = {"w": float(w[0, 0]), "b": float(b[0]), "error": float(error)}
     return inputs | extra | numbers
 
 

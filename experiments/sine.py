@@ -52,11 +52,10 @@ def _run(argv):
                 f"with {activation} between the layers the network is no longer affine:"
                 f" J = {run['final_error']:.6g} against the best line's {ls_error:.6g}"
             )
-        line = {"w": float(ls_w[0, 0]), "b": float(ls_b[0]), "error": float(ls_error)}
         record = _routes.record(args, "2 sin x + 5", run, activation=args.activation)
         title = "f(x) = 2 sin x + 5" + (f", {activation} between the layers" if activation else "")
         reference = {"least-squares line": run["xs"] @ ls_w + ls_b[None, :]}
-        _routes.save(out, run, record | {"least_squares": line}, title, reference)
+        _routes.save(out, run, record, title, reference)
     return 0
 
 
