@@ -26,21 +26,20 @@ MANUAL, AUTO = ROUTES
 )
 def _whole_run(start, *, hidden, steps, target, batchsize, lr, activation, fit_line):
     if isinstance(start, tuple):  # the tutorial's weights and batch starts, replayed on the host
-        params, starts = start
+        net, starts = start
     else:  # a seed: weights and batch starts from jax.random.key(seed), inside this program
         k_init, k_batch = jax.random.split(jax.random.key(start))
-        params = jl.init_mlp(k_init, (1, hidden, 1))
+        net = jl.init_mlp(k_init, (1, hidden, 1), activation=activation)
         starts = jl.batch_starts(k_batch, steps, GRID_POINTS, batchsize)
     xs = jl.grid(GRID_POINTS)
     ys = target(xs)
     sgd = optax.sgd(lr)
     results = {
-        name: jl.train(params, xs, ys, starts, batchsize=batchsize, optimizer=sgd, grads=grads,
-                       activation=activation)
+        name: jl.train(net, xs, ys, starts, batchsize=batchsize, optimizer=sgd, grads=grads)
         for name, grads in ROUTES.items()
     }
-    before = jl.forward(params, xs, activation=activation)
-    after = {name: jl.forward(r.params, xs, activation=activation) for name, r in results.items()}
+    before = jl.forward(net, xs)
+    after = {name: jl.forward(r.params, xs) for name, r in results.items()}
     gaps = jax.tree.map(lambda a, b: jnp.max(jnp.abs(a - b)), results[MANUAL].params,
                         results[AUTO].params)
     if fit_line:
@@ -81,7 +80,8 @@ def whole_run(args, target, activation=None, fit_line=False):
       loss went non-finite.
     """
     if args.rng == "tutorial":
-        start = jl.tutorial_setup((1, args.hidden, 1), args.steps, args.batch_size, seed=args.seed)
+        start = jl.tutorial_setup((1, args.hidden, 1), args.steps, args.batch_size, seed=args.seed,
+                                  activation=activation)
     else:
         start = np.uint32(args.seed)
     run = jax.device_get(_whole_run(start, hidden=args.hidden, steps=args.steps, target=target,

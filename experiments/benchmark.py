@@ -68,7 +68,7 @@ def _jit_loop(hidden, batchsize, lr, steps, repeats):
     x = jl.grid()
     sgd = optax.sgd(lr)
     params, starts = jl.tutorial_setup((1, hidden, 1), steps, batchsize)
-    step = jax.jit(make_step(x, jl.linear_target(x), batchsize, sgd, jl.autodiff_grads, None))
+    step = jax.jit(make_step(x, jl.linear_target(x), batchsize, sgd, jl.autodiff_grads))
     starts = [int(s) for s in np.asarray(starts)]
     t = time.perf_counter()
     jax.block_until_ready(step((params, sgd.init(params)), starts[0]))

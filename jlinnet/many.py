@@ -1,7 +1,7 @@
 """Many networks per compiled call: `train` vmapped over a leading axis K, optionally
-spread over devices.
+spread over devices (of one process or of several, with `jax.distributed`).
 
-Every network k runs the tutorial's loop on its own parameters and schedule,
+Every network k runs the tutorial's loop on its own weights and schedule,
 
     theta^k_{t+1} = theta^k_t - lr_k * dJ/dtheta^k (x^k_t, y^k_t)      k = 0 .. K-1
 
@@ -16,66 +16,65 @@ outgrow the cache for larger networks (hidden 64, batch 32: 8 MiB at K = 1024), 
 each step then waits on memory. On a GPU/TPU all of a device's networks run at once.
 """
 
-import functools
-
 import jax
-import jax.numpy as jnp
 import numpy as np
+import optax
 from jax import lax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
+from jax.typing import ArrayLike
 
-from jlinnet import _check
+from jlinnet import checks
 from jlinnet.backprop import autodiff_grads
-from jlinnet.training import check_run, run
+from jlinnet.model import Network, unpack
+from jlinnet.training import SETTINGS, Grads, TrainResult, check_settings, check_starts, run
 
 CPU_BLOCK_BYTES = 64 * 1024  # one block's widest activation, chunk x B x width float32
 
 
-def _leading_k(name, tree, k):
-    """Checks that every leaf of `tree` has the leading axis `k` (None: the first one's).
-
-    Returns:
-      k: the size of the leading axis.
-    """
+def _leading_k(name: str, tree, k: int) -> None:
+    """Raises unless every leaf of `tree` has the leading axis `k` (one entry per network)."""
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-        where = f"{name}{jax.tree_util.keystr(path)}"
-        shape = _check.shape_of(where, leaf)
-        if k is None and shape:
-            k = shape[0]
+        shape = np.shape(leaf)
         if not shape or shape[0] != k:
-            need = "a leading axis K" if k is None else f"the leading axis K={k}"
-            raise ValueError(f"{where} must have {need} (one entry per network), got shape {shape}")
-    return k
+            raise ValueError(
+                f"{name}{jax.tree_util.keystr(path)} must have the leading axis K={k} (one"
+                f" entry per network), got shape {shape}"
+            )
 
 
-def _one(leaf):
-    """The shape and dtype of one network's slice of a leaf with a leading K."""
-    return jax.ShapeDtypeStruct(np.shape(leaf)[1:], jnp.result_type(leaf))
-
-
-def check_many(params, xs, ys, starts, batchsize, optimizer, grads, activation, opt_state, mesh,
-               chunk=None):
-    """Checks `train_many`'s arguments before tracing.
+def check_many(net, starts, opt_state, mesh, chunk):
+    """Checks what `train_many` adds to `train`: the K axis, the mesh, the chunk.
 
     Returns:
-      (K, N, S): networks, grid points and steps.
+      (K, starts): the number of networks, and starts as a (K, S) integer array.
     """
-    k = _leading_k("params", params, None)
-    k = _leading_k("starts", starts, k)
-    shape = _check.shape_of("starts", starts)
-    if len(shape) != 2 or not jnp.issubdtype(jnp.result_type(starts), np.integer):
-        raise TypeError(
-            f"starts must be a (K, S) integer array, one schedule per network, got shape {shape}"
-            f" and dtype {jnp.result_type(starts)}"
+    try:
+        unpack(net)
+    except (TypeError, ValueError):
+        pass  # not one network: the per-network checks below and in `run` name the problem
+    else:
+        raise ValueError(
+            "net looks like one network (w: (in, out)), but train_many needs a leading axis K"
+            " on every weight: jax.tree.map(lambda a: a[None], net) for K = 1, or"
+            " jax.vmap(jl.init_mlp)(jax.random.split(key, K))"
         )
+    leaves = jax.tree.leaves(net)
+    if not leaves or not np.shape(leaves[0]):
+        unpack(net)  # no weights, or no leading axis: the one-network check names it
+    k = np.shape(leaves[0])[0]
+    if k < 1:
+        raise ValueError(f"net must hold at least one network (leading axis K >= 1), got K={k}")
+    _leading_k("net", net, k)
+    starts = checks.integers("starts", starts, ndim=np.ndim(starts))
+    if starts.ndim != 2:
+        raise ValueError(
+            f"starts must be (K, S) = ({k}, S), one schedule per network, got shape"
+            f" {starts.shape}; one schedule for all: jnp.broadcast_to(starts, ({k}, S))"
+        )
+    _leading_k("starts", starts, k)
     if opt_state is not None:
         _leading_k("opt_state", opt_state, k)
-    values = _check.concrete(starts)  # one schedule of K * S starts checks every window
-    flat = values.reshape(-1) if values is not None else jax.ShapeDtypeStruct(
-        (shape[0] * shape[1],), jnp.result_type(starts))
-    one = jax.tree.map(_one, params)
-    (n, _) = check_run(one, xs, ys, flat, batchsize, optimizer, grads, activation)
     if mesh is not None:
         if not isinstance(mesh, Mesh):
             raise TypeError(
@@ -88,51 +87,52 @@ def check_many(params, xs, ys, starts, batchsize, optimizer, grads, activation, 
                 f" multiple of {mesh.size} (every device trains K / {mesh.size} networks)"
             )
     if chunk is not None:
-        _check.positive_int("chunk", chunk)
-    return k, n, shape[1]
+        checks.positive_int("chunk", chunk)
+    return k, starts
 
 
-def default_chunk(params, batchsize, k, platform):
+def default_chunk(net, batchsize: int, k: int, platform: str) -> int:
     """Networks per vmapped block: all K on an accelerator; on a CPU, as many as keep
     one block's widest activation (chunk x B x width) within `CPU_BLOCK_BYTES`."""
     if platform != "cpu":
         return k
-    width = max(max(jnp.shape(layer.w)[1:]) for layer in params)
+    width = max(max(np.shape(a)[1:]) for a in jax.tree.leaves(net))
     return max(1, min(k, CPU_BLOCK_BYTES // (4 * batchsize * width)))
 
 
 def train_many(
-    params,
-    xs,
-    ys,
-    starts,
+    net: Network,
+    xs: ArrayLike,
+    ys: ArrayLike,
+    starts: ArrayLike,
     *,
-    batchsize,
-    optimizer,
-    grads=autodiff_grads,
-    activation=None,
-    opt_state=None,
-    mesh=None,
-    chunk=None,
-):
+    batchsize: int,
+    optimizer: optax.GradientTransformation,
+    grads: Grads = autodiff_grads,
+    opt_state: optax.OptState | None = None,
+    mesh: Mesh | None = None,
+    chunk: int | None = None,
+) -> TrainResult:
     """Trains K networks at once, as one compiled call: `train` vmapped over networks.
 
-    Network k trains on its own schedule starts[k] with its own parameters and
-    optimizer state, on the shared grid: the same numbers as K separate `train`
-    calls, for one compile. A learning-rate sweep is one call too: build the
-    optimizer once with `optax.inject_hyperparams` and give each network its rate,
+    Network k trains on its own schedule starts[k] with its own weights and optimizer
+    state, on the shared grid: the same numbers as K separate `train` calls, for one
+    compile. A learning-rate sweep is one call too: build the optimizer once with
+    `optax.inject_hyperparams` and give each network its rate,
 
         opt = optax.inject_hyperparams(optax.sgd)(learning_rate=0.01)
-        state = with_hyperparams(jax.vmap(opt.init)(params), learning_rate=lrs)  # lrs: (K,)
-        train_many(params, xs, ys, starts, batchsize=1, optimizer=opt, opt_state=state)
+        state = with_hyperparams(jax.vmap(opt.init)(net), learning_rate=lrs)  # lrs: (K,)
+        train_many(net, xs, ys, starts, batchsize=1, optimizer=opt, opt_state=state)
 
-    With `mesh`, the K networks are split over its devices (all of its axes):
-    device d trains networks d K/D .. (d + 1) K/D - 1, with the same results as on
-    one device (up to float rounding: vector widths differ). On a GPU/TPU host,
-    `mesh=jax.make_mesh((jax.device_count(),), ("k",))`.
+    With `mesh`, the K networks are split over its devices (all of its axes): device
+    d trains networks d K/D .. (d + 1) K/D - 1, with the same results as on one device
+    (up to float rounding: vector widths differ). The mesh may span the devices of
+    several processes (`jax.distributed`); each process then passes the same full
+    inputs and gets back arrays sharded over every device. Out-of-range starts are
+    handled as in `train`: NaN from that step of that network on.
 
     Args:
-      params: a tuple of `Layer`s whose every leaf has a leading axis K:
+      net: a `Net` (or tuple of `Layer`s) whose every leaf has a leading axis K:
         w: (K, in, out), b: (K, out); e.g. `jax.vmap(init_mlp)(jax.random.split(key, K))`.
       xs: (N, in) the grid, shared by all networks.
       ys: (N, out) the targets on that grid, shared.
@@ -140,10 +140,9 @@ def train_many(
         [0, N - batchsize] (one schedule for all: `jnp.broadcast_to(starts, (K, S))`).
       batchsize: B, rows per step, 1 <= B <= N.
       optimizer: an optax `GradientTransformation`, shared (static) by all networks.
-      grads: (params, x, y, *, activation) -> params-shaped gradients.
-      activation: None (the tutorial's network) or a name in `ACTIVATIONS`.
+      grads: (net, x, y) -> gradients shaped like net.
       opt_state: the K optimizer states, every leaf with a leading K; None means
-        `jax.vmap(optimizer.init)(params)`.
+        `jax.vmap(optimizer.init)(net)`.
       mesh: None (the default device) or a `jax.sharding.Mesh` whose size divides K.
       chunk: networks vmapped together on a device (the rest run one block after
         another); None: all of them on a GPU/TPU, a cache-sized block on a CPU
@@ -153,35 +152,46 @@ def train_many(
       A `TrainResult`: params with leaves (K, ...), losses (K, S), opt_state with a
       leading K, nonfinite_step (K,). With a mesh, each is sharded over K.
     """
-    k, _, _ = check_many(params, xs, ys, starts, batchsize, optimizer, grads, activation,
-                         opt_state, mesh, chunk)
+    if isinstance(starts, np.ndarray):
+        check_starts(starts, xs, batchsize)
+    settings = dict(batchsize=batchsize, optimizer=optimizer, grads=grads, mesh=mesh, chunk=chunk)
+    try:
+        return _train_many(net, xs, ys, starts, opt_state, **settings)
+    except (TypeError, ValueError):
+        checks.jit_arguments(dict(net=net, xs=xs, ys=ys, starts=starts, opt_state=opt_state),
+                             settings)
+        raise
+
+
+def run_many(net, xs, ys, starts, opt_state=None, *, batchsize, optimizer, grads, mesh, chunk):
+    """`train_many` as a traceable function: its checks, then `run` vmapped over K."""
+    k, starts = check_many(net, starts, opt_state, mesh, chunk)
+    xs = checks.array("xs", xs, ndim=2)
+    batchsize = check_settings(xs.shape[0], batchsize, optimizer, grads)
+    if mesh is not None:  # place the inputs where they run: K split, the grid everywhere
+        split, every = NamedSharding(mesh, P(mesh.axis_names)), NamedSharding(mesh, P())
+        net, starts, opt_state = jax.device_put((net, starts, opt_state), split)
+        xs, ys = jax.device_put((xs, ys), every)
+    if opt_state is None:
+        opt_state = jax.vmap(optimizer.init)(net)
     if chunk is None:
         platform = jax.default_backend() if mesh is None else mesh.devices.flat[0].platform
-        chunk = default_chunk(params, batchsize, k, platform)
-    if mesh is not None:  # place the inputs where they run: K split, the grid on every device
-        split, every = NamedSharding(mesh, P(mesh.axis_names)), NamedSharding(mesh, P())
-        params, starts, opt_state = jax.device_put((params, starts, opt_state), split)
-        xs, ys = jax.device_put((xs, ys), every)
-    return _train_many(params, xs, ys, starts, opt_state, batchsize, optimizer, grads,
-                       activation, mesh, chunk)
+        chunk = default_chunk(net, batchsize, k, platform)
 
+    def many(net, xs, ys, starts, opt_state):
+        def one(n, s, o):
+            return run(n, xs, ys, s, o, batchsize=batchsize, optimizer=optimizer, grads=grads)
 
-@functools.partial(jax.jit, static_argnums=(5, 6, 7, 8, 9, 10))
-def _train_many(params, xs, ys, starts, opt_state, batchsize, optimizer, grads, activation, mesh,
-                chunk):
-    if opt_state is None:
-        opt_state = jax.vmap(optimizer.init)(params)
-
-    def many(params, xs, ys, starts, opt_state):
-        def one(p, s, o):
-            return run(p, xs, ys, s, o, batchsize, optimizer, grads, activation)
-
-        if chunk >= jnp.shape(starts)[0]:
-            return jax.vmap(one)(params, starts, opt_state)
-        return lax.map(lambda a: one(*a), (params, starts, opt_state), batch_size=chunk)
+        if chunk >= np.shape(starts)[0]:
+            return jax.vmap(one)(net, starts, opt_state)
+        return lax.map(lambda a: one(*a), (net, starts, opt_state), batch_size=chunk)
 
     if mesh is None:
-        return many(params, xs, ys, starts, opt_state)
-    k = P(mesh.axis_names)  # the K axis, split over every axis of the mesh
-    shard = jax.shard_map(many, mesh=mesh, in_specs=(k, P(), P(), k, k), out_specs=k)
-    return shard(params, xs, ys, starts, opt_state)
+        return many(net, xs, ys, starts, opt_state)
+    split = P(mesh.axis_names)  # the K axis, split over every axis of the mesh
+    shard = jax.shard_map(many, mesh=mesh, in_specs=(split, P(), P(), split, split),
+                          out_specs=split)
+    return shard(net, xs, ys, starts, opt_state)
+
+
+_train_many = jax.jit(run_many, static_argnames=(*SETTINGS, "mesh", "chunk"))

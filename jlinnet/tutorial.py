@@ -8,44 +8,58 @@ tutorial's weights and sees exactly its batches. It is the one place in jlinnet
 that uses NumPy randomness.
 """
 
+from collections.abc import Sequence
+
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from jlinnet import _check
-from jlinnet.model import Layer
+from jlinnet import checks
+from jlinnet.model import Activation, Layer, Net, check_activation, check_sizes
 
 
-def tutorial_setup(sizes, steps, batchsize, seed=4321, n=1000, dtype=jnp.float32):
+def tutorial_setup(
+    sizes: Sequence[int],
+    steps: int,
+    batchsize: int,
+    seed: int = 4321,
+    n: int = 1000,
+    *,
+    activation: Activation = None,
+    dtype=None,
+) -> tuple[Net, jax.Array]:
     """The tutorial's initial weights and batch starts for `trainNet`.
 
     Args:
       sizes: layer sizes (in, hidden..., out); the tutorial's is (1, size, 1).
       steps: number of steps S (>= 1).
-      batchsize: B, 1 <= B < n.
-      seed: the NumPy seed (the tutorial's 4321).
+      batchsize: B, 1 <= B < n (the tutorial's randint needs n - B > 0).
+      seed: the NumPy seed (the tutorial's 4321), 0 <= seed < 2**32.
       n: grid points N (the tutorial's 1000).
-      dtype: the parameters' dtype (NumPy draws float64; they are cast).
+      activation: the network's activation (the tutorial's: None).
+      dtype: the weights' floating dtype (NumPy draws float64; they are cast);
+        None: float32, or float64 under x64.
 
     Returns:
-      (params, starts): params a tuple of `Layer`s with w = randn(in, out) and b = 0,
+      (net, starts): a `Net` with w = randn(in, out) and b = 0 per layer, and
       starts: (S,) int32 drawn as randint(0, n - batchsize), one per step.
     """
-    if not isinstance(sizes, (tuple, list)) or len(sizes) < 2:
-        raise ValueError(f"sizes must be a sequence of at least two layer sizes, got {sizes!r}")
-    sizes = tuple(_check.positive_int(f"sizes[{i}]", s) for i, s in enumerate(sizes))
-    steps = _check.positive_int("steps", steps)
-    n = _check.positive_int("n", n, minimum=2)
-    batchsize = _check.positive_int("batchsize", batchsize)
+    sizes = check_sizes(sizes)
+    steps = checks.positive_int("steps", steps)
+    n = checks.positive_int("n", n, minimum=2)
+    batchsize = checks.positive_int("batchsize", batchsize)
     if batchsize >= n:
-        raise ValueError(f"batchsize must be smaller than n={n}, got {batchsize}")
-    _check.positive_int("seed", seed, minimum=0)
+        raise ValueError(f"batchsize must be smaller than n={n} (randint(0, n - batchsize)),"
+                         f" got {batchsize}")
+    seed = checks.positive_int("seed", seed, minimum=0)
+    if seed >= 2**32:
+        raise ValueError(f"seed must be < 2**32 (NumPy's legacy seeds), got {seed}")
+    check_activation(activation)
+    dtype = checks.float_dtype("dtype", dtype)
     rng = np.random.RandomState(seed)  # the stream of np.random.seed(seed)
-    dtype = np.dtype(dtype)  # cast on the host and copy over: nothing to compile
-    params = tuple(
+    layers = tuple(  # cast on the host and copy over: nothing to compile
         Layer(rng.randn(n_in, n_out).astype(dtype), np.zeros(n_out, dtype))
         for n_in, n_out in zip(sizes[:-1], sizes[1:])
     )
     # One randint per step; drawing them with size=steps gives the same stream.
-    starts = rng.randint(0, n - batchsize, size=steps)
-    return jax.device_put((params, starts.astype(np.int32)))
+    starts = rng.randint(0, n - batchsize, size=steps).astype(np.int32)
+    return jax.device_put((Net(layers, activation), starts))

@@ -1,9 +1,14 @@
-"""Shared test setup: shape bugs fail loudly (no implicit rank promotion)."""
+"""Shared test setup: shape bugs fail loudly (no implicit rank promotion); property tests
+are reproducible (a fixed derivation of their examples, no example database on disk)."""
 
 import jax
 import pytest
+from hypothesis import settings
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+settings.register_profile("jlinnet", deadline=None, derandomize=True, database=None,
+                          print_blob=True)
+settings.load_profile("jlinnet")
 
 
 @pytest.fixture(params=["eager", "jit"])
