@@ -13,6 +13,7 @@ from jlinnet.data import batch_starts, grid, linear_target, sine_target
 from jlinnet.loss import mse, mse_grad
 from jlinnet.many import train_many
 from jlinnet.model import ACTIVATIONS, INIT_SCHEMES, Layer, Net, forward, init_mlp
+from jlinnet.saving import load, save
 from jlinnet.training import TrainResult, train, with_hyperparams
 from jlinnet.tutorial import tutorial_setup
 
@@ -34,9 +35,11 @@ __all__ = [
     "init_mlp",
     "least_squares",
     "linear_target",
+    "load",
     "manual_grads",
     "mse",
     "mse_grad",
+    "save",
     "sine_target",
     "train",
     "train_many",
