@@ -102,7 +102,7 @@ def train(
 
 def check_starts(starts: np.ndarray, xs, batchsize) -> None:
     """Raises a ValueError if host-side `starts` leave the grid (windows of `batchsize`)."""
-    n = np.shape(xs)[0] if np.ndim(xs) else None
+    n = xs.shape[0] if getattr(xs, "ndim", 0) else None
     if not (isinstance(batchsize, int) and n and starts.size and starts.dtype.kind in "iu"):
         return  # a type or shape problem: the traced checks name it
     low, high = starts.min(), starts.max()
@@ -130,8 +130,8 @@ def check_settings(n: int, batchsize, optimizer, grads) -> int:
 
 def check_like(name: str, tree, reference, what: str) -> None:
     """Raises unless `tree` has the structure, shapes and dtypes of `reference`."""
-    shapes = [(jnp.shape(a), jnp.result_type(a)) for a in jax.tree.leaves(tree)]
-    wanted = [(jnp.shape(a), jnp.result_type(a)) for a in jax.tree.leaves(reference)]
+    shapes = [(np.shape(a), getattr(a, "dtype", type(a).__name__)) for a in jax.tree.leaves(tree)]
+    wanted = [(np.shape(a), a.dtype) for a in jax.tree.leaves(reference)]
     if jax.tree.structure(tree) != jax.tree.structure(reference) or shapes != wanted:
         raise ValueError(
             f"{name} must match {what}: got {jax.tree.structure(tree)} with (shape, dtype)"
