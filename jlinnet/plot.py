@@ -1,5 +1,5 @@
 """The tutorial's figures: before/after training (its `showSubplots`, Figures 2-4), the loss
-curve. Each takes arrays and returns a `matplotlib.figure.Figure`.
+curve, and the learning-rate sweep. Each takes arrays and returns a `matplotlib.figure.Figure`.
 
 Imported on its own (`from jlinnet import plot`): `import jlinnet` stays free of matplotlib.
 A figure is built without pyplot (headless, no backend to set; `fig.savefig("loss.png")`)
@@ -240,4 +240,61 @@ def _long_run(ax, v, style):
     with np.errstate(all="ignore"):  # overflow to inf is drawn as a gap, like NaN
         mean = np.convolve(np.where(np.isfinite(v), v, np.nan), np.full(w, 1.0 / w), "valid")
     return ax.plot(np.arange(1, mean.size + 1) + w // 2, _shown(mean), linewidth=1.8, **style), w
+
+
+def sweep(lrs, errors, *, floor=None, goal=None, title=None, pyplot=False):
+    """The final J against the learning rate: median and spread over seeds, and divergence.
+
+    Top, per label (e.g. a hidden size): the median over seeds of the finite final J at each
+    learning rate, as a line with dots, over a band from the least to the largest finite J.
+    Bottom: the fraction of seeds that diverged (J not finite). The legend gives each label's
+    smallest learning rate where any seed diverged.
+
+    Args:
+      lrs: (L,) positive learning rates, in any order.
+      errors: {label: (L, seeds)} the final full-grid J of each network, NaN or inf where it
+        diverged; or one (L, seeds) array.
+      floor: a J, or (J, label), drawn dashed: `(0.3309, "least-squares line")`.
+      goal: a J, or (J, label), drawn dotted: `(1e-2, "J = 1e-2")`.
+      title, pyplot: an optional title; True to show the figure (module docstring).
+
+    Returns:
+      A `Figure` with two axes on one log learning-rate axis: J (log), fraction diverged.
+    """
+    lrs = _array(lrs, "lrs must be (L,) learning rates", None, (1,))
+    if not (lrs.size and np.all(np.isfinite(lrs) & (lrs > 0))):
+        raise ValueError(f"lrs must be (L,) positive finite learning rates, got {lrs}")
+    need = f"errors must be {{label: (L, seeds)}} or (L, seeds) with L = {lrs.size}"
+    items = errors.items() if isinstance(errors, Mapping) else [("networks", errors)]
+    runs = {str(k): _array(v, need, None, (2,)) for k, v in items}
+    if not runs or any(j.shape[0] != lrs.size or j.shape[1] == 0 for j in runs.values()):
+        raise ValueError(f"{need}, got {({k: j.shape for k, j in runs.items()})}")
+    order = np.argsort(lrs)
+    lrs, runs = lrs[order], {label: j[order] for label, j in runs.items()}
+    fig = _figure((6.5, 5.2), pyplot, left=0.12, right=0.97, bottom=0.1,
+                  top=0.93 if title else 0.97, hspace=0.08)
+    top, low = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": (3, 1)})
+    handles = []
+    for style, (label, j) in zip(_styles(len(runs)), runs.items()):
+        rows = [r[np.isfinite(r)] for r in j]  # median, least, largest finite J, else NaN
+        median, least, most = np.array([(np.median(r), r.min(), r.max()) if r.size else
+                                        (np.nan,) * 3 for r in rows]).T
+        top.fill_between(lrs, _shown(least), _shown(most), linewidth=0, alpha=0.2, **style)
+        diverged = 1 - np.isfinite(j).mean(axis=1)
+        edge = lrs[diverged > 0]
+        label += f": diverges from lr {edge[0]:.2g}" if edge.size else ": no divergence"
+        handles += top.plot(lrs, _shown(median), marker="o", markersize=3, label=label, **style)
+        low.plot(lrs, diverged, marker="o", markersize=3, **style)
+    refs = _references(top, floor=floor, goal=goal)
+    handles += [Patch(color="grey", alpha=0.3, linewidth=0, label="least to largest finite J"),
+                Line2D([], [], color="grey", marker="o", markersize=3, label="median of those")]
+    _log_axis(top, "y", [*runs.values(), *(r.get_ydata() for r in refs)])
+    _log_axis(top, "x", [lrs], minor=True)
+    top.set(ylabel="final J (full grid)", title=title or "")
+    low.set(ylabel="diverged", ylim=(-0.08, 1.08), yticks=[0, 0.5, 1], xlabel="learning rate")
+    low.yaxis.set_major_formatter(ticker.PercentFormatter(1.0, decimals=0))
+    top.grid(alpha=0.3, which="both")
+    low.grid(alpha=0.3, which="both")
+    _legend(fig, handles + refs)
+    return fig
 

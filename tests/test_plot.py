@@ -18,6 +18,7 @@ from jlinnet import plot
 X = jl.grid(50)
 Y = jl.linear_target(X)
 RNG = np.random.default_rng(0)
+LRS = np.array([1e-3, 1e-2, 1e-1, 1.0])
 
 
 def _png(fig):
@@ -29,6 +30,13 @@ def _png(fig):
 def _noisy(steps):
     """A long run's batch loss: a decay times batch-to-batch noise spanning decades."""
     return (0.3 + 2 * np.exp(-np.arange(steps) / 300)) * RNG.gamma(2.0, 0.5, steps)
+
+
+def _sweep_errors():
+    j = RNG.lognormal(-3, 1, (4, 6))
+    j[2, :2] = np.nan  # two of six seeds diverged at lr 0.1
+    j[3] = [np.inf, np.nan] * 3  # all diverged at lr 1
+    return {"2 hidden": j, "8 hidden": j[:, ::-1] * 2}
 
 
 def _legend_labels(fig):
@@ -121,6 +129,7 @@ def _figures():
     return {
         "before_after": plot.before_after(X, Y, 0 * Y, {"hand": Y, "least-squares line": Y}),
         "loss_curve": plot.loss_curve(long_labels, floor=(0.33, "least-squares line")),
+        "sweep": plot.sweep(LRS, _sweep_errors(), floor=0.33, goal=(1e-2, "J = 1e-2")),
     }
 
 
@@ -132,7 +141,7 @@ def figures():
     return figures
 
 
-@pytest.mark.parametrize("kind", ["before_after", "loss_curve"])
+@pytest.mark.parametrize("kind", ["before_after", "loss_curve", "sweep"])
 def test_legend_is_right_of_every_axis_and_inside_the_figure(figures, kind):
     fig = figures[kind]
     (legend,) = fig.legends
@@ -141,12 +150,12 @@ def test_legend_is_right_of_every_axis_and_inside_the_figure(figures, kind):
     assert box.x1 <= fig.bbox.x1 and box.y0 >= fig.bbox.y0 and box.y1 <= fig.bbox.y1
 
 
-@pytest.mark.parametrize("kind, labelled", [("loss_curve", 1)])
+@pytest.mark.parametrize("kind, labelled", [("loss_curve", 1), ("sweep", 2)])
 def test_log_tick_labels_share_one_format(figures, kind, labelled):
     fig = figures[kind]
     log_axes = [a for ax in fig.axes for a in (ax.xaxis, ax.yaxis) if a.get_scale() == "log"]
     texts = [[t.get_text() for t in a.get_majorticklabels()] for a in log_axes]
-    assert sum(len(t) >= 2 for t in texts) == labelled
+    assert sum(len(t) >= 2 for t in texts) == labelled  # sweep: lr below, J on top
     assert all(re.fullmatch(r"1e[+-]\d\d", t) for t in sum(texts, [])), texts
     assert not any(t.get_text() for a in log_axes for t in a.get_minorticklabels())
 
@@ -169,8 +178,27 @@ def test_non_finite_values_leave_gaps_and_are_named():
     assert np.isfinite(mean[:1450]).all() and np.isnan(mean[1500:]).all()
     fig = plot.before_after(X, Y, Y * np.nan, {"hand": Y.at[3].set(jnp.inf)})
     assert "hand (not finite at 1 of 50 points)" in _legend_labels(fig)
-    for fig in (plot.loss_curve(np.full(5, np.inf)), fig):
+    errors = {"all diverged": np.full((4, 3), np.nan)}
+    for fig in (plot.loss_curve(np.full(5, np.inf)), plot.sweep(LRS, errors), fig):
         assert _png(fig).startswith(b"\x89PNG")
+
+
+def test_sweep_draws_the_median_of_finite_runs_and_the_diverged_fraction():
+    errors = _sweep_errors()
+    order = [2, 0, 3, 1]  # learning rates in any order
+    fig = plot.sweep(LRS[order], {k: j[order] for k, j in errors.items()}, floor=0.33)
+    top, low = fig.axes
+    assert top.get_xscale() == top.get_yscale() == "log"
+    for line, j in zip(top.get_lines(), errors.values()):
+        np.testing.assert_array_equal(line.get_xdata(), LRS)
+        median = [np.median(r[np.isfinite(r)]) if np.isfinite(r).any() else np.nan for r in j]
+        np.testing.assert_allclose(line.get_ydata(), median)
+    np.testing.assert_allclose(low.get_lines()[0].get_ydata(), [0, 0, 2 / 6, 1])
+    assert _legend_labels(fig)[:2] == ["2 hidden: diverges from lr 0.1",
+                                       "8 hidden: diverges from lr 0.1"]
+    assert [line.get_ydata()[0] for line in top.get_lines()[2:]] == [0.33]
+    fig = plot.sweep(LRS[:2], np.ones((2, 3)))
+    assert _legend_labels(fig)[0] == "networks: no divergence"
 
 
 @settings(max_examples=12, deadline=None)
@@ -209,6 +237,13 @@ def test_any_k_curves_of_any_values_draw(k, steps, data):
          r"floor must be a positive finite J or \(J, label\), got -1.0"),
         (lambda: plot.loss_curve(jnp.ones(5), floor=(np.nan, "x")), ValueError,
          r"floor must be a positive finite J"),
+        (lambda: plot.sweep([1e-2, 0.0], np.ones((2, 3))), ValueError,
+         r"lrs must be \(L,\) positive finite learning rates, got \[0.01 0.  \]"),
+        (lambda: plot.sweep(LRS, {"h": np.ones((3, 5))}), ValueError,
+         r"errors must be \{label: \(L, seeds\)\} or \(L, seeds\) with L = 4, got \{'h': \(3, 5\)"),
+        (lambda: plot.sweep(LRS, np.ones(4)), ValueError, r"errors must be .*, got shape \(4,\)"),
+        (lambda: plot.sweep(LRS, np.ones((4, 2)), goal=0), ValueError,
+         r"goal must be a positive finite J"),
     ],
 )
 def test_bad_input_is_named(call, error, message):
@@ -225,7 +260,7 @@ def test_pyplot_true_makes_a_figure_pyplot_can_show():
     before = set(plt.get_fignums())
     plain = plot.loss_curve(jnp.ones(5))
     assert set(plt.get_fignums()) == before, "the default builds no pyplot figure"
-    fig = plot.loss_curve(jnp.ones(5), pyplot=True)
+    fig = plot.sweep(LRS, np.ones((4, 2)), pyplot=True)
     try:
         assert fig.number in plt.get_fignums() and plt.figure(fig.number) is fig
         assert fig.canvas.manager is not None  # what fig.show() and plt.show() need
