@@ -7,8 +7,6 @@ import warnings
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
@@ -201,16 +199,25 @@ def test_sweep_draws_the_median_of_finite_runs_and_the_diverged_fraction():
     assert _legend_labels(fig)[0] == "networks: no divergence"
 
 
-@settings(max_examples=12, deadline=None)
-@given(k=st.integers(1, 4), steps=st.integers(1, 60), data=st.data())
-def test_any_k_curves_of_any_values_draw(k, steps, data):
-    values = st.sampled_from([0.0, 1e-30, 0.5, 3.0, 1e30, np.nan, np.inf, -1.0])
-    losses = np.array(data.draw(st.lists(values, min_size=k * steps, max_size=k * steps)))
-    fig = plot.loss_curve(losses.reshape(k, steps), floor=0.1)
-    lines = fig.axes[0].get_lines()[:k]
-    for line, row in zip(lines, losses.reshape(k, steps)):
-        shown = np.where(np.isfinite(row) & (row > 0), row, np.nan)
-        np.testing.assert_array_equal(line.get_ydata(), shown)
+def test_any_k_curves_of_any_values_draw():
+    hypothesis = pytest.importorskip("hypothesis")  # not in the [test] extra everywhere
+    st = hypothesis.strategies
+    values = st.sampled_from([0.0, 1e-30, 0.5, 3.0, 1e30, np.nan, np.inf, -np.inf, -1.0])
+
+    @hypothesis.settings(max_examples=10, deadline=None)
+    @hypothesis.given(k=st.integers(1, 4), steps=st.sampled_from([1, 2, 7, 60, 1200]),
+                      data=st.data())
+    def check(k, steps, data):
+        losses = np.array(data.draw(st.lists(values, min_size=k * steps, max_size=k * steps)))
+        losses = losses.reshape(k, steps)
+        fig = plot.loss_curve(losses, floor=0.1)
+        assert _png(fig).startswith(b"\x89PNG")
+        if steps < 1000:  # short runs: each curve is drawn as given, gaps where it cannot be
+            for line, row in zip(fig.axes[0].get_lines(), losses):
+                shown = np.where(np.isfinite(row) & (row > 0), row, np.nan)
+                np.testing.assert_array_equal(line.get_ydata(), shown)
+
+    check()
 
 
 @pytest.mark.parametrize(
