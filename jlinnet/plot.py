@@ -65,8 +65,7 @@ def _curves(values, arg, *, name, labels=None, n=None):
 
 
 def _array(values, need, n, ndims):
-    """`values` as float64 with a number of dimensions in `ndims` (on a grid of n points, after
-    dropping a trailing axis of 1); else an error saying what was `need`ed."""
+    """`values` as float64 of `ndims` dimensions, on a grid (n) after a trailing axis of 1."""
     try:
         a = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
@@ -243,10 +242,10 @@ def _long_run(ax, v, style):
 
 
 def sweep(lrs, errors, *, floor=None, goal=None, title=None, pyplot=False):
-    """The final J against the learning rate: median and spread over seeds, and divergence.
+    """The final J against the learning rate: median and quartiles over seeds, and divergence.
 
     Top, per label (e.g. a hidden size): the median over seeds of the finite final J at each
-    learning rate, as a line with dots, over a band from the least to the largest finite J.
+    learning rate, as a line with dots, over a band from its first to its third quartile.
     Bottom: the fraction of seeds that diverged (J not finite). The legend gives each label's
     smallest learning rate where any seed diverged.
 
@@ -276,18 +275,18 @@ def sweep(lrs, errors, *, floor=None, goal=None, title=None, pyplot=False):
     top, low = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": (3, 1)})
     handles = []
     for style, (label, j) in zip(_styles(len(runs)), runs.items()):
-        rows = [r[np.isfinite(r)] for r in j]  # median, least, largest finite J, else NaN
-        median, least, most = np.array([(np.median(r), r.min(), r.max()) if r.size else
-                                        (np.nan,) * 3 for r in rows]).T
-        top.fill_between(lrs, _shown(least), _shown(most), linewidth=0, alpha=0.2, **style)
+        rows = [r[np.isfinite(r)] for r in j]  # the median and quartiles of the finite J
+        median, q1, q3 = np.array([np.percentile(r, (50, 25, 75)) if r.size else (np.nan,) * 3
+                                   for r in rows]).T
+        top.fill_between(lrs, _shown(q1), _shown(q3), linewidth=0, alpha=0.2, **style)
         diverged = 1 - np.isfinite(j).mean(axis=1)
         edge = lrs[diverged > 0]
-        label += f": diverges from lr {edge[0]:.2g}" if edge.size else ": no divergence"
+        label += f": first divergence at lr {edge[0]:.2g}" if edge.size else ": no divergence"
         handles += top.plot(lrs, _shown(median), marker="o", markersize=3, label=label, **style)
         low.plot(lrs, diverged, marker="o", markersize=3, **style)
     refs = _references(top, floor=floor, goal=goal)
-    handles += [Patch(color="grey", alpha=0.3, linewidth=0, label="least to largest finite J"),
-                Line2D([], [], color="grey", marker="o", markersize=3, label="median of those")]
+    handles += [Patch(color="grey", alpha=0.3, linewidth=0, label="middle half of finite J"),
+                Line2D([], [], color="grey", marker="o", markersize=3, label="median of finite J")]
     _log_axis(top, "y", [*runs.values(), *(r.get_ydata() for r in refs)])
     _log_axis(top, "x", [lrs], minor=True)
     top.set(ylabel="final J (full grid)", title=title or "")

@@ -187,13 +187,17 @@ def test_sweep_draws_the_median_of_finite_runs_and_the_diverged_fraction():
     fig = plot.sweep(LRS[order], {k: j[order] for k, j in errors.items()}, floor=0.33)
     top, low = fig.axes
     assert top.get_xscale() == top.get_yscale() == "log"
-    for line, j in zip(top.get_lines(), errors.values()):
+    for line, band, j in zip(top.get_lines(), top.collections, errors.values()):
         np.testing.assert_array_equal(line.get_xdata(), LRS)
-        median = [np.median(r[np.isfinite(r)]) if np.isfinite(r).any() else np.nan for r in j]
+        finite = [r[np.isfinite(r)] for r in j]
+        median = [np.median(r) if r.size else np.nan for r in finite]
         np.testing.assert_allclose(line.get_ydata(), median)
+        quartiles = np.concatenate([np.quantile(r, [0.25, 0.75]) for r in finite if r.size])
+        y = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
+        np.testing.assert_allclose(np.unique(y), np.unique(quartiles))  # the middle half
     np.testing.assert_allclose(low.get_lines()[0].get_ydata(), [0, 0, 2 / 6, 1])
-    assert _legend_labels(fig)[:2] == ["2 hidden: diverges from lr 0.1",
-                                       "8 hidden: diverges from lr 0.1"]
+    assert _legend_labels(fig)[:2] == ["2 hidden: first divergence at lr 0.1",
+                                       "8 hidden: first divergence at lr 0.1"]
     assert [line.get_ydata()[0] for line in top.get_lines()[2:]] == [0.33]
     fig = plot.sweep(LRS[:2], np.ones((2, 3)))
     assert _legend_labels(fig)[0] == "networks: no divergence"
