@@ -161,8 +161,9 @@ def before_after(x, y, before, after, *, name="Net", labels=None, title=None, py
     Returns:
       A `Figure` with two axes, "Net results before training" and "... after training".
     """
-    x = _array(x, "x must be (N,) or (N, 1)", True, (1,))
-    (y,) = _curves(y, "y", name="true function", n=x.size).values()
+    x, y = (_array(v, f"{arg} must be (N,) or (N, 1)", True, (1,)) for arg, v in zip("xy", (x, y)))
+    if y.size != x.size:
+        raise ValueError(f"y must have x's {x.size} points, got {y.size}")
     fig = _figure((10, 4.2), pyplot, left=0.065, right=0.985, bottom=0.12,
                   top=0.86 if title else 0.92, wspace=0.06)
     axes = fig.subplots(1, 2, sharey=True)
