@@ -1,10 +1,13 @@
 import io
+import re
 import subprocess
 import sys
+import warnings
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 import jlinnet as jl
@@ -12,12 +15,30 @@ from jlinnet import plot
 
 X = jl.grid(50)
 Y = jl.linear_target(X)
+RNG = np.random.default_rng(0)
+LRS = np.array([1e-3, 1e-2, 1e-1, 1.0])
 
 
 def _png(fig):
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+def _noisy(steps):
+    """A long run's batch loss: a decay times batch-to-batch noise spanning decades."""
+    return (0.3 + 2 * np.exp(-np.arange(steps) / 300)) * RNG.gamma(2.0, 0.5, steps)
+
+
+def _sweep_errors():
+    j = RNG.lognormal(-3, 1, (4, 6))
+    j[2, :2] = np.nan  # two of six seeds diverged at lr 0.1
+    j[3] = [np.inf, np.nan] * 3  # all diverged at lr 1
+    return {"2 hidden": j, "8 hidden": j[:, ::-1] * 2}
+
+
+def _legend_labels(fig):
+    return [t.get_text() for t in fig.legends[0].get_texts()]
 
 
 def test_before_after_draws_the_truth_under_each_prediction():
@@ -30,7 +51,21 @@ def test_before_after_draws_the_truth_under_each_prediction():
     truth = before.get_lines()[0]
     assert truth.get_color() == "black" and truth.get_linewidth() > 2
     np.testing.assert_allclose(after.get_lines()[2].get_ydata(), np.asarray(Y)[:, 0] + 0.1)
+    assert _legend_labels(fig) == ["true function", "Net", "hand", "auto"]
     assert _png(fig).startswith(b"\x89PNG")
+
+
+def test_before_after_takes_k_networks_as_rows():
+    preds = jnp.stack([Y * k for k in range(1, 6)])  # (5, N, 1), as a vmapped forward gives
+    fig = plot.before_after(X, Y, preds, preds[:, :, 0])
+    for ax in fig.axes:
+        assert [line.get_label() for line in ax.get_lines()[1:]] == [
+            f"network {k}" for k in range(1, 6)]
+        np.testing.assert_allclose(ax.get_lines()[5].get_ydata(), 5 * np.asarray(Y)[:, 0])
+    assert len(set(line.get_color() for line in fig.axes[0].get_lines()[1:])) == 5
+    labels = ["a", "b", "c", "d", "e"]
+    fig = plot.before_after(X, Y, preds, preds, labels=labels)
+    assert _legend_labels(fig) == ["true function", *labels]
 
 
 def test_loss_curve_is_log_scale():
@@ -38,14 +73,220 @@ def test_loss_curve_is_log_scale():
     (ax,) = fig.axes
     assert ax.get_yscale() == "log"
     assert len(ax.get_lines()) == 2 and list(ax.get_lines()[0].get_xdata()[[0, -1]]) == [1, 30]
+    assert not ax.collections, "a short run is plain lines, no band"
     assert _png(fig).startswith(b"\x89PNG")
 
 
-def test_bad_curves_are_named():
-    with pytest.raises(ValueError, match=r"Net must have 50 points, got 49"):
-        plot.before_after(X, Y, Y[:49], Y)
-    with pytest.raises(ValueError, match=r"batch loss must be \(N,\) or \(N, 1\)"):
-        plot.loss_curve(jnp.zeros((3, 2)))
+@pytest.mark.parametrize("as_dict", [True, False], ids=["dict", "array"])
+def test_loss_curve_draws_k_curves(as_dict):
+    losses = RNG.uniform(0.1, 1, (5, 40))
+    names = [f"network {k}" for k in range(1, 6)]
+    fig = plot.loss_curve(dict(zip(names, losses)) if as_dict else losses)
+    lines = fig.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == names == _legend_labels(fig)
+    for line, row in zip(lines, losses):
+        np.testing.assert_array_equal(line.get_ydata(), row)
+    assert len({line.get_color() for line in lines}) == 5
+
+
+def test_many_curves_share_a_ramp_and_the_legend_names_first_and_last():
+    fig = plot.loss_curve(RNG.uniform(0.1, 1, (40, 20)), labels=[f"seed {k}" for k in range(40)])
+    assert len(fig.axes[0].get_lines()) == 40
+    assert len({line.get_color() for line in fig.axes[0].get_lines()}) == 40
+    assert _legend_labels(fig) == ["seed 0", "seed 39"]
+
+
+def test_long_run_is_a_band_under_a_centred_running_mean():
+    v = _noisy(3000)  # w = 3000 // 50 = 60, made odd: 61
+    fig = plot.loss_curve(v)
+    ax = fig.axes[0]
+    (mean,) = ax.get_lines()
+    w = 61
+    reference = [v[t : t + w].mean() for t in range(v.size - w + 1)]
+    np.testing.assert_allclose(mean.get_ydata(), reference, rtol=1e-12)
+    np.testing.assert_array_equal(mean.get_xdata(), np.arange(1 + w // 2, v.size - w // 2 + 1))
+    (band,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    y = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
+    assert y.min() == v.min() and y.max() == v.max(), "the band covers every batch loss"
+    assert "mean of 61 steps" in _legend_labels(fig)
+
+
+def test_floor_is_a_horizontal_line_at_its_value():
+    fig = plot.loss_curve(_noisy(2000), floor=(0.3309, "least-squares line"))
+    ax = fig.axes[0]
+    (floor,) = [line for line in ax.get_lines() if line.get_label() == "least-squares line"]
+    assert list(floor.get_ydata()) == [0.3309, 0.3309]
+    assert ax.get_ylim()[0] < 0.3309 < ax.get_ylim()[1]
+    assert "least-squares line" in _legend_labels(fig)
+    fig = plot.loss_curve(jnp.ones(10), floor=jnp.float32(1e-4))  # a JAX scalar, far below
+    assert fig.axes[0].get_ylim()[0] <= 1e-4 and "floor" in _legend_labels(fig)
+
+
+def _figures():
+    long_labels = {f"a rather long label number {k}": _noisy(1500) for k in range(3)}
+    return {
+        "before_after": plot.before_after(X, Y, 0 * Y, {"hand": Y, "least-squares line": Y}),
+        "loss_curve": plot.loss_curve(long_labels, floor=(0.33, "least-squares line")),
+        "sweep": plot.sweep(LRS, _sweep_errors(), floor=0.33, goal=(1e-2, "J = 1e-2")),
+    }
+
+
+@pytest.fixture(scope="module")
+def figures():
+    figures = _figures()
+    for fig in figures.values():
+        fig.draw_without_rendering()  # ticks and legends take their places
+    return figures
+
+
+@pytest.mark.parametrize("kind", ["before_after", "loss_curve", "sweep"])
+def test_legend_is_right_of_every_axis_and_inside_the_figure(figures, kind):
+    fig = figures[kind]
+    (legend,) = fig.legends
+    box = legend.get_window_extent()
+    assert box.x0 >= max(ax.get_window_extent().x1 for ax in fig.axes)
+    assert box.x1 <= fig.bbox.x1 and box.y0 >= fig.bbox.y0 and box.y1 <= fig.bbox.y1
+
+
+@pytest.mark.parametrize("kind, labelled", [("loss_curve", 1), ("sweep", 2)])
+def test_log_tick_labels_share_one_format(figures, kind, labelled):
+    fig = figures[kind]
+    log_axes = [a for ax in fig.axes for a in (ax.xaxis, ax.yaxis) if a.get_scale() == "log"]
+    texts = [[t.get_text() for t in a.get_majorticklabels()] for a in log_axes]
+    assert sum(len(t) >= 2 for t in texts) == labelled  # sweep: lr below, J on top
+    assert all(re.fullmatch(r"1e[+-]\d\d", t) for t in sum(texts, [])), texts
+    assert not any(t.get_text() for a in log_axes for t in a.get_minorticklabels())
+
+
+def test_log_axis_spans_whole_decades():
+    lo, hi = plot.loss_curve(np.linspace(0.05, 20, 30)).axes[0].get_ylim()
+    assert (lo, hi) == pytest.approx((1e-2, 1e2))
+
+
+def test_non_finite_values_leave_gaps_and_are_named():
+    diverged = np.concatenate([np.linspace(1, 2, 30), [np.inf], np.full(19, np.nan)])
+    fig = plot.loss_curve({"diverged": diverged, "nothing": np.full(50, np.nan),
+                           "zeros": np.zeros(50)}, floor=0.5)
+    assert _legend_labels(fig)[:2] == ["diverged (not finite from step 31)",
+                                       "nothing (not finite from step 1)"]
+    assert np.isnan(fig.axes[0].get_lines()[0].get_ydata()[30:]).all()
+    long = _noisy(2000)
+    long[1500:] = np.inf
+    mean = plot.loss_curve(long).axes[0].get_lines()[0].get_ydata()
+    assert np.isfinite(mean[:1450]).all() and np.isnan(mean[1500:]).all()
+    fig = plot.before_after(X, Y, Y * np.nan, {"hand": Y.at[3].set(jnp.inf)})
+    assert "hand (not finite at 1 of 50 points)" in _legend_labels(fig)
+    errors = {"all diverged": np.full((4, 3), np.nan)}
+    for fig in (plot.loss_curve(np.full(5, np.inf)), plot.sweep(LRS, errors), fig):
+        assert _png(fig).startswith(b"\x89PNG")
+
+
+def test_sweep_draws_the_median_of_finite_runs_and_the_diverged_fraction():
+    errors = _sweep_errors()
+    order = [2, 0, 3, 1]  # learning rates in any order
+    fig = plot.sweep(LRS[order], {k: j[order] for k, j in errors.items()}, floor=0.33)
+    top, low = fig.axes
+    assert top.get_xscale() == top.get_yscale() == "log"
+    for line, band, j in zip(top.get_lines(), top.collections, errors.values()):
+        np.testing.assert_array_equal(line.get_xdata(), LRS)
+        finite = [r[np.isfinite(r)] for r in j]
+        median = [np.median(r) if r.size else np.nan for r in finite]
+        np.testing.assert_allclose(line.get_ydata(), median)
+        quartiles = np.concatenate([np.quantile(r, [0.25, 0.75]) for r in finite if r.size])
+        y = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
+        np.testing.assert_allclose(np.unique(y), np.unique(quartiles))  # the middle half
+    np.testing.assert_allclose(low.get_lines()[0].get_ydata(), [0, 0, 2 / 6, 1])
+    assert _legend_labels(fig)[:2] == ["2 hidden: first divergence at lr 0.1",
+                                       "8 hidden: first divergence at lr 0.1"]
+    assert [line.get_ydata()[0] for line in top.get_lines()[2:]] == [0.33]
+    fig = plot.sweep(LRS[:2], np.ones((2, 3)))
+    assert _legend_labels(fig)[0] == "networks: no divergence"
+
+
+def test_any_k_curves_of_any_values_draw():
+    hypothesis = pytest.importorskip("hypothesis")  # not in the [test] extra everywhere
+    pytest.importorskip("hypothesis.extra.numpy")
+    st = hypothesis.strategies
+    values = st.sampled_from([0.0, 1e-30, 0.5, 3.0, 1e30, np.nan, np.inf, -np.inf, -1.0])
+
+    @hypothesis.settings(max_examples=8, deadline=None)
+    @hypothesis.given(k=st.integers(1, 4), steps=st.sampled_from([1, 2, 7, 60, 1200]),
+                      data=st.data())
+    def check(k, steps, data):
+        losses = data.draw(hypothesis.extra.numpy.arrays(np.float64, (k, steps), elements=values))
+        fig = plot.loss_curve(losses, floor=0.1)
+        fig.draw_without_rendering()  # what drawing warns about fails here (warnings are errors)
+        if steps < 1000:  # short runs: each curve is drawn as given, gaps where it cannot be
+            for line, row in zip(fig.axes[0].get_lines(), losses):
+                shown = np.where(np.isfinite(row) & (row > 0), row, np.nan)
+                np.testing.assert_array_equal(line.get_ydata(), shown)
+
+    check()
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: plot.before_after(X, Y, Y[:49], Y), ValueError,
+         r"before: 'Net' must have 50 points, got 49"),
+        (lambda: plot.before_after(X, Y[:49], Y, Y), ValueError,
+         r"y must have x's 50 points, got 49"),
+        (lambda: plot.before_after(X, {"a": Y}, Y, Y), TypeError,
+         r"y must be \(N,\) or \(N, 1\), of numbers; got dict"),
+        (lambda: plot.before_after(X, Y, Y, {"a": jnp.zeros((50, 2))}), ValueError,
+         r"after must be \(N,\) or \(N, 1\), \(K, N\) or \(K, N, 1\) or \{label: \(N,\) or "
+         r"\(N, 1\)\}, got shape \(50, 2\)"),
+        (lambda: plot.loss_curve(jnp.zeros((3, 2, 2))), ValueError,
+         r"losses must be \(S,\), \(K, S\) or \{label: \(S,\)\}, got shape \(3, 2, 2\)"),
+        (lambda: plot.loss_curve({}), ValueError, r"losses must be .*, got no curves"),
+        (lambda: plot.loss_curve(jnp.zeros((2, 0))), ValueError,
+         r"losses: 'network 1' must have some points, got 0"),
+        (lambda: plot.loss_curve("abc"), TypeError, r"losses must be .*, of numbers; got str"),
+        (lambda: plot.loss_curve(jnp.ones((2, 5)), labels=["a"]), ValueError,
+         r"labels must be 2 distinct names, got \['a'\]"),
+        (lambda: plot.loss_curve(jnp.ones((2, 5)), labels=["a", "a"]), ValueError,
+         r"labels must be 2 distinct names"),
+        (lambda: plot.loss_curve({"a": jnp.ones(5)}, labels=["b"]), ValueError,
+         r"labels names the rows of an array, but losses is a dict"),
+        (lambda: plot.loss_curve(jnp.ones(5), floor=-1.0), ValueError,
+         r"floor must be a positive finite J or \(J, label\), got -1.0"),
+        (lambda: plot.loss_curve(jnp.ones(5), floor=(np.nan, "x")), ValueError,
+         r"floor must be a positive finite J"),
+        (lambda: plot.sweep([1e-2, 0.0], np.ones((2, 3))), ValueError,
+         r"lrs must be \(L,\) positive finite learning rates, got \[0.01 0.  \]"),
+        (lambda: plot.sweep(LRS, {"h": np.ones((3, 5))}), ValueError,
+         r"errors must be \{label: \(L, seeds\)\} or \(L, seeds\) with L = 4, got \{'h': \(3, 5\)"),
+        (lambda: plot.sweep(LRS, np.ones(4)), ValueError, r"errors must be .*, got shape \(4,\)"),
+        (lambda: plot.sweep(LRS, np.ones((4, 2)), goal=0), ValueError,
+         r"goal must be a positive finite J"),
+    ],
+)
+def test_bad_input_is_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_pyplot_true_makes_a_figure_pyplot_can_show():
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display here; pyplot must still own the figure
+    from matplotlib import pyplot as plt
+
+    before = set(plt.get_fignums())
+    plain = plot.loss_curve(jnp.ones(5))
+    assert set(plt.get_fignums()) == before, "the default builds no pyplot figure"
+    fig = plot.sweep(LRS, np.ones((4, 2)), pyplot=True)
+    try:
+        assert fig.number in plt.get_fignums() and plt.figure(fig.number) is fig
+        assert fig.canvas.manager is not None  # what fig.show() and plt.show() need
+        with warnings.catch_warnings():  # with a $DISPLAY, Agg warns that it cannot show
+            warnings.filterwarnings("ignore", "FigureCanvasAgg is non-interactive")
+            fig.show()
+            plt.show()
+    finally:
+        plt.close(fig)
+    with pytest.raises(AttributeError):
+        plain.show()
 
 
 def test_headless_without_pyplot_and_import_stays_light():
