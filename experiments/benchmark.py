@@ -18,12 +18,18 @@ compile time (first call minus the best call), and each row's speed-up over rows
 1 and 2. Each row runs enough steps that a run is long enough to time and its
 per-call overhead is small; the steps column says how many.
 
+Then, per call: what one `jl.train` call costs against a bare `jax.jit` of the same
+scan (no checks, no NaN guard for starts, no `nonfinite_step`), at 1, 100 and 10,000
+steps of the tutorial's network: the price of train's safety when a script trains in
+short chunks.
+
 Run it: `python -m experiments.benchmark` (under a minute), `--quick` (seconds),
 `--json PATH` to also write the table as data.
 """
 
 import argparse
 import json
+import math
 import os
 import platform
 import time
@@ -31,6 +37,7 @@ import time
 import jax
 import numpy as np
 import optax
+from jax import lax
 
 import jlinnet as jl
 from experiments import tutorial_numpy as tn
@@ -139,6 +146,54 @@ def measure(quick=False, k=1024, repeats=None):
     return rows
 
 
+PER_CALL_STEPS = (1, 100, 10_000)
+
+
+def per_call(quick=False, repeats=None):
+    """What one `train` call costs against a bare `jax.jit` of the same scan.
+
+    On the tutorial's network (hidden 2, batch 1, SGD), for S = 1, 100 and 10,000
+    steps: the bare program is `jax.jit` of `lax.scan(make_step(...))` on the same
+    arguments, with none of `train`'s checks, NaN guards or `nonfinite_step`. Both are
+    called back to back, many times, and each is timed as the best of `repeats`
+    rounds (interleaved, so drift on a shared machine hits both alike).
+
+    Returns:
+      One row per S: steps, calls per round, bare_us and train_us per call, ratio.
+    """
+    repeats = repeats or (3 if quick else 7)
+    x, sgd = jl.grid(), optax.sgd(1e-2)
+    y = jl.linear_target(x)
+    rows = []
+    for steps in PER_CALL_STEPS:
+        net, starts = jl.tutorial_setup((1, 2, 1), steps, 1)
+        bare = jax.jit(lambda net, xs, ys, starts: lax.scan(
+            make_step(xs, ys, 1, sgd, jl.autodiff_grads), (net, sgd.init(net)), starts, unroll=2))
+        calls = max(50 if quick else 200, (200 if quick else 2000) // (1 + steps // 100))
+        fns = {"bare": lambda: bare(net, x, y, starts),
+               "train": lambda: jl.train(net, x, y, starts, batchsize=1, optimizer=sgd)}
+        best = {name: math.inf for name in fns}
+        for name, fn in fns.items():
+            jax.block_until_ready(fn())  # compile
+        for _ in range(repeats):
+            for name, fn in fns.items():
+                t = time.perf_counter()
+                for _ in range(calls):
+                    jax.block_until_ready(fn())
+                best[name] = min(best[name], (time.perf_counter() - t) / calls)
+        rows.append(dict(steps=steps, calls=calls, bare_us=best["bare"] * 1e6,
+                         train_us=best["train"] * 1e6, ratio=best["train"] / best["bare"]))
+    return rows
+
+
+def per_call_table(rows):
+    """The per-call rows as text."""
+    lines = [f"{'steps':>7} {'bare jit us':>12} {'train us':>10} {'ratio':>6}"]
+    lines += [f"{r['steps']:>7} {r['bare_us']:>12.1f} {r['train_us']:>10.1f} {r['ratio']:>6.2f}"
+              for r in rows]
+    return "\n".join(lines)
+
+
 def table(rows):
     """The rows as a fixed-width text table."""
     head = (f"{'config':<22} {'method':<11} {'steps':>7} {'K':>5} {'compile s':>9}"
@@ -176,9 +231,14 @@ def main(argv=None):
     rows = measure(quick=args.quick, k=args.k, repeats=args.repeats)
     print(f"per-step cost, best of {rows[0]['repeats']} runs after compiling; {machine()}")
     print(table(rows))
+    calls = per_call(quick=args.quick, repeats=args.repeats)
+    print("\nper-call cost of jl.train against a bare jax.jit of the same scan (tutorial network,"
+          " best of interleaved rounds):")
+    print(per_call_table(calls))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(machine=machine(), quick=args.quick, rows=rows), f, indent=1)
+            json.dump(dict(machine=machine(), quick=args.quick, rows=rows, per_call=calls), f,
+                      indent=1)
     return rows
 
 
