@@ -180,3 +180,26 @@ def test_spreads_networks_over_four_devices_with_the_same_results():
     done = subprocess.run([sys.executable, "-c", _ON_FOUR_DEVICES], env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+@pytest.mark.parametrize("transform", [lambda f: f, jax.jit, jax.vmap],
+                         ids=["eager", "jit", "vmap"])
+def test_a_start_off_the_grid_poisons_only_its_network(transform):
+    """Run-time starts outside [0, N - B], under the user's jit or vmap too: that network's
+    loss from that step on and its weights are NaN, nonfinite_step names the step, and
+    the other networks train as if it were not there."""
+    net, starts = _networks(k=3, steps=4)
+    starts = starts.at[1, 2].set(5000).at[2, 0].set(-1)
+
+    def run(s):
+        return jl.train_many(net, X, Y, s, batchsize=B, optimizer=SGD)
+
+    result = transform(run)(starts[None] if transform is jax.vmap else starts)
+    if transform is jax.vmap:
+        result = jax.tree.map(lambda a: a[0], result)
+    np.testing.assert_array_equal(result.nonfinite_step, [-1, 2, 0])
+    assert np.isfinite(result.losses[1, :2]).all() and np.isnan(result.losses[1, 2:]).all()
+    assert np.isnan(result.losses[2]).all()
+    assert np.isnan(_network(result.params, 1)[0].w).all()
+    alone = jl.train(_network(net, 0), X, Y, starts[0], batchsize=B, optimizer=SGD)
+    chex.assert_trees_all_close(_network(result.params, 0), alone.params, rtol=1e-6, atol=1e-7)
