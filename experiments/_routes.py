@@ -14,7 +14,7 @@ import numpy as np
 import optax
 
 import jlinnet as jl
-from experiments._cli import GRID_POINTS, Failure
+from experiments._cli import GRID_POINTS, Failure, held_stops, write_json
 
 ROUTES = {"hand backprop": jl.manual_grads, "jax.grad + optax": jl.autodiff_grads}
 MANUAL, AUTO = ROUTES
@@ -138,16 +138,19 @@ def record(args, target, run, **extra):
 
 
 def save(out, run, record, title, reference=None):
-    """Writes before_after.png, loss.png and results.json into `out`, each whole.
+    """Writes before_after.png, loss.png and then results.json into `out`, a `_cli.Staged`.
 
     `reference`, {label: (N, 1)}, is drawn in the "after" panel too.
     """
-    from jlinnet import plot  # matplotlib only once there is something to draw
+    with held_stops():  # matplotlib only once there is something to draw
+        from jlinnet import plot
 
     after = run["after"] | (reference or {})
-    figure = plot.before_after(run["xs"], run["ys"], run["before"], after,
-                               name="both routes (same start)", title=title)
-    written = [out.write_figure("before_after.png", figure)]
-    written.append(out.write_figure("loss.png", plot.loss_curve(run["losses"], title=title)))
-    written.append(out.write_json("results.json", record))
-    print("wrote " + ", ".join(str(path) for path in written))
+    plot.before_after(run["xs"], run["ys"], run["before"], after, name="both routes (same start)",
+                      title=title).savefig(out / "before_after.png", dpi=110)
+    try:
+        plot.loss_curve(run["losses"], title=title).savefig(out / "loss.png", dpi=110)
+    except OverflowError:  # Agg's "cell block limit": millions of jagged segments
+        raise Failure("the loss curve has too many points for matplotlib to draw;"
+                      " try fewer --steps") from None
+    write_json(out / "results.json", record)

@@ -11,24 +11,33 @@ import sys
 
 from experiments import _cli
 
+WRITES = ("Writes into --out, all together once the run has succeeded: before_after.png (the"
+          " tutorial's Figure 2), loss.png (the batch error J per step, both routes) and"
+          " results.json (the flags and the numbers printed). Exit status: 0 done, 1 the run"
+          " failed, 2 a bad flag, 130 interrupted.")
+
 
 def main(argv=None):
-    """Runs the experiment; returns the exit status (0, 1 failed, 2 bad flags)."""
-    return _cli.run_main("linear", _run, argv)
+    """Runs the experiment; returns the exit status (0, 1 failed, 2 bad flags, 130 interrupted)."""
+    return _cli.main("linear", _run, argv, smaller="fewer --steps or a smaller --hidden")
 
 
 def _run(argv):
-    args = _cli.parse(_cli.parser("linear", __doc__.splitlines()[0], "results/linear"), argv)
-    with _cli.OutDir(args.out) as out:
-        import jlinnet as jl
-        from experiments import _routes
+    p = _cli.parser("linear", __doc__, WRITES)
+    _cli.tutorial_flags(p)
+    _cli.run_flags(p, "results/linear")
+    args = p.parse_args(argv)
+    with _cli.Staged(args.out) as out:
+        with _cli.held_stops():  # imports of C extensions: a stop waits for them
+            import jlinnet as jl
+            from experiments import _routes
 
-        _cli.preload("matplotlib.figure", "matplotlib.backends.backend_agg")
-        _cli.enable_compilation_cache(args.no_cache)
+        _cli.use_compilation_cache(args.no_cache)
         run = _routes.whole_run(args, jl.linear_target)
         _routes.report(run, args.steps)
         print(f"learned affine map: {_routes.line(*run['affine_map'])}   (true: y = 2 x + 3)")
         _routes.save(out, run, _routes.record(args, "2x + 3", run), "f(x) = 2x + 3")
+        print("wrote " + ", ".join(str(path) for path in out.publish()))
     return 0
 
 
