@@ -14,10 +14,16 @@ import numpy as np
 import optax
 
 import jlinnet as jl
-from experiments._cli import GRID_POINTS, Failure, held_stops, write_json
+from experiments._cli import GRID_POINTS, Failure, check_memory, held_stops, write_json
 
 ROUTES = {"hand backprop": jl.manual_grads, "jax.grad + optax": jl.autodiff_grads}
 MANUAL, AUTO = ROUTES
+# What a run needs besides JAX's runtime, from the peak memory of runs on CPU (jax 0.10) of up
+# to 1e7 steps and 1e6 hidden neurons: per step, the schedule and both routes' losses on the
+# device and the host (~50 B) and the loss figure as matplotlib draws it (~1.5 kB); per hidden
+# neuron, its activations over the grid (float32, a few arrays at once); and a fixed part for
+# compiling, matplotlib and the figures.
+BYTES_PER_STEP, BYTES_PER_NEURON, BYTES_FIXED = 1550, 3 * 4 * GRID_POINTS, 300 * 2**20
 
 
 @functools.partial(
@@ -77,9 +83,12 @@ def whole_run(args, target, activation=None, fit_line=False):
       A dict of NumPy arrays and floats: xs, ys (N, 1); before (N, 1); after and
       losses {route: ...}; initial_error, final_error (jax.grad route),
       manual_final_error, max_param_difference; affine_map (w, b) or None;
-      least_squares (w, b, error) or None. Raises `Failure` naming the first step whose
-      loss went non-finite.
+      least_squares (w, b, error) or None. Raises `Failure` when the run cannot fit in
+      memory, and when a number is not finite (naming the first non-finite step).
     """
+    jax.devices()  # start JAX's runtime first, so the address space it takes counts as used
+    needed = BYTES_FIXED + args.steps * BYTES_PER_STEP + args.hidden * BYTES_PER_NEURON
+    check_memory(needed, "fewer --steps or a smaller --hidden")
     if args.rng == "tutorial":
         start = jl.tutorial_setup((1, args.hidden, 1), args.steps, args.batch_size, seed=args.seed)
     else:
@@ -87,16 +96,37 @@ def whole_run(args, target, activation=None, fit_line=False):
     run = jax.device_get(_whole_run(start, hidden=args.hidden, steps=args.steps, target=target,
                                     batchsize=args.batch_size, lr=args.lr, activation=activation,
                                     fit_line=fit_line))
-    bad = {name: int(step) for name, step in run["nonfinite_step"].items() if step >= 0}
-    if bad:
-        name, step = min(bad.items(), key=lambda item: item[1])
-        raise Failure(
-            f"the loss became non-finite at step {step + 1} of {args.steps} ({name} route);"
-            f" try a smaller --lr than {args.lr:g}"
-        )
+    check_finite(run, args.steps, f"try a smaller --lr than {args.lr:g}")
     for key in ("initial_error", "final_error", "manual_final_error", "max_param_difference"):
         run[key] = float(run[key])
     return run
+
+
+NUMBERS = {  # what results.json reports, as a failure names it
+    "initial_error": "the full-grid error J before training",
+    "manual_final_error": f"the full-grid error J after training by {MANUAL}",
+    "final_error": f"the full-grid error J after training by {AUTO}",
+    "max_param_difference": "the largest gap between the two routes' parameters",
+    "affine_map": "the learned affine map",
+    "least_squares": "the least-squares line",
+}
+
+
+def check_finite(run, steps, hint):
+    """Raises `Failure` naming the first step, else the first number, that is not finite.
+
+    `nonfinite_step` is the first step (0-based) whose batch loss is not finite, or S when
+    only the last update made the parameters non-finite: that is step S's update.
+    """
+    bad = {name: int(step) for name, step in run["nonfinite_step"].items() if step >= 0}
+    if bad:
+        name, step = min(bad.items(), key=lambda item: item[1])
+        what = (f"the batch loss became non-finite at step {step + 1} of {steps}" if step < steps
+                else f"the update of step {steps} of {steps} made the parameters non-finite")
+        raise Failure(f"{what} ({name} route); {hint}")
+    for key, what in NUMBERS.items():
+        if not all(np.isfinite(v).all() for v in jax.tree.leaves(run[key])):  # None: no leaves
+            raise Failure(f"{key}, {what}, is not finite: the run diverged; {hint}")
 
 
 def report(run, steps):

@@ -115,14 +115,14 @@ def test_1_a_failed_run_never_removes_files_it_did_not_write(tmp_path, monkeypat
     real = _routes.whole_run
 
     def whole_run(args, *rest, **kwargs):
-        if args.lr == 10:  # run A: run B to the end first
+        if args.lr == 0.75:  # run A: run B to the end first
             assert _run(linear, out, *TINY) == 0
         return real(args, *rest, **kwargs)
 
     monkeypatch.setattr(_routes, "whole_run", whole_run)
-    assert _run(linear, out, *TINY, "--lr", "10") == 1
+    assert _run(linear, out, *TINY, "--lr", "0.75") == 1
     assert sorted(p.name for p in out.iterdir()) == FILES and _results(out)["lr"] == 0.01
-    _one_line(capsys, "non-finite")
+    _one_line(capsys, "not finite")
     _no_staging_left(tmp_path)
 
 
@@ -159,6 +159,16 @@ def test_1_concurrent_publishes_leave_one_run_s_files(tmp_path):
             staged.__exit__(None, None, None)
         assert len(set(_contents(out).values())) == 1  # all A's or all B's
     _no_staging_left(tmp_path)
+
+
+def test_2_a_diverged_run_is_a_failure_and_json_is_strict(tmp_path, capsys):
+    # The full-grid error overflows (the map is y = 3.2e22 x + 4.6e22) while every batch
+    # loss and parameter is finite.
+    assert _run(linear, tmp_path / "out", "--steps", "5", "--lr", "0.75") == 1
+    _one_line(capsys, "final_error", "is not finite", "try a smaller --lr than 0.75")
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ValueError):
+        _cli.write_json(tmp_path / "x.json", {"final_error": float("inf")})
 
 
 def _fail_on_second(monkeypatch, target, name, error, root):
@@ -218,6 +228,22 @@ def _fill(disk, leave):
         f.write(b"\0" * (os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize - leave))
 
 
+def test_4_an_overflow_in_the_last_update_is_step_S(tmp_path, capsys):
+    assert _run(linear, tmp_path, "--steps", "1", "--lr", "4.3e37") == 1
+    err = _one_line(capsys, "the update of step 1 of 1 made the parameters non-finite")
+    assert "step 2" not in err
+
+
+@pytest.mark.parametrize("flags", [("--hidden", "3000000"), ("--steps", "1000000000")])
+def test_5_a_run_that_cannot_fit_is_refused_before_compiling(tmp_path, monkeypatch, capsys,
+                                                              flags):
+    monkeypatch.setattr(_cli, "free_memory", lambda: 4 * 2**30)
+    monkeypatch.setattr(_routes, "_whole_run", None)  # nothing may be compiled
+    assert _run(linear, tmp_path / "out", *flags) == 1
+    _one_line(capsys, "this run needs about", "GiB of memory and 4.0 GiB is free", "try fewer")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("error", [MemoryError(), RuntimeError("RESOURCE_EXHAUSTED: 12 GB")])
 def test_5_running_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys, error):
     def whole_run(*args, **kwargs):
@@ -233,6 +259,15 @@ def _experiment(*flags, cwd, env=os.environ, **popen):
     env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
     return subprocess.Popen([sys.executable, "-m", "experiments.linear", *flags], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+
+
+def test_5_a_run_too_big_for_ulimit_v_is_refused_not_hung(tmp_path):
+    # As the issue ran it: `ulimit -v 6000000` (a shell, as preexec_fn is unsafe with threads).
+    run = subprocess.run(["sh", "-c", 'ulimit -v 6000000 && exec "$0" "$@"', sys.executable, "-m",
+                          "experiments.linear", "--rng", "jax", "--steps", "1000000000"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and run.stderr.count("\n") == 1, run.stderr
+    assert "this run needs about 1443.8 GiB of memory" in run.stderr
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
