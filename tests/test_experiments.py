@@ -254,6 +254,18 @@ def test_5_running_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys, erro
     _one_line(capsys, "out of memory", "try fewer --steps or a smaller --hidden")
 
 
+def test_5_a_loss_curve_too_long_to_draw_is_one_line(tmp_path, monkeypatch, capsys):
+    from jlinnet import plot
+
+    def loss_curve(*args, **kwargs):
+        raise OverflowError("Exceeded cell block limit in Agg.")
+
+    monkeypatch.setattr(plot, "loss_curve", loss_curve)
+    assert _run(linear, tmp_path / "out", *TINY) == 1
+    _one_line(capsys, "too many points for matplotlib to draw; try fewer --steps")
+    assert list(tmp_path.iterdir()) == []
+
+
 def _experiment(*flags, cwd, env=os.environ, **popen):
     """`python -m experiments.linear FLAGS` in `cwd`, as installed (no PYTHONPATH)."""
     env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
