@@ -10,6 +10,7 @@ Copy this file for a run of your own.
 import argparse
 import contextlib
 import fcntl
+import gc
 import json
 import math
 import os
@@ -284,3 +285,15 @@ def main(name, run, argv, smaller="a smaller run"):
         sys.unraisablehook = hook
         for s, handler in handlers.items():
             signal.signal(s, handler)
+
+
+def end(status):
+    """Ends the process with `status`, the last line of `if __name__ == "__main__":`.
+
+    The run is over, so a stop is ignored from here on; and Python skips its final garbage
+    collection (`gc.freeze`), a third of a second with JAX and matplotlib loaded.
+    """
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_IGN)
+    gc.freeze()
+    sys.exit(status)

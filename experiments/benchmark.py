@@ -25,7 +25,6 @@ Run it: `python -m experiments.benchmark` (under a minute), `--quick` (seconds),
 import contextlib
 import os
 import platform
-import sys
 import time
 
 import jax
@@ -202,4 +201,4 @@ def _run(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    _cli.end(main())

@@ -7,7 +7,6 @@ and after and the learned affine map against the true one, y = 2x + 3. Writes
 before_after.png, loss.png and results.json into --out.
 """
 
-import sys
 
 from experiments import _cli
 
@@ -42,4 +41,4 @@ def _run(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    _cli.end(main())

@@ -8,7 +8,6 @@ restores the sine, e.g. `--activation tanh --hidden 16 --steps 20000 --batch-siz
 --lr 0.05`. Writes before_after.png, loss.png and results.json into --out.
 """
 
-import sys
 
 from experiments import _cli
 
@@ -64,4 +63,4 @@ def _run(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    _cli.end(main())

@@ -193,4 +193,4 @@ def _run(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main())  # plain, as the NumPy + matplotlib baseline (no `_cli.end`)
