@@ -14,15 +14,13 @@ import numpy as np
 import optax
 
 import jlinnet as jl
-from experiments._cli import GRID_POINTS, Failure, check_memory, held_stops, write_json
+from experiments._cli import GRID_POINTS, Failure, check_memory, write_json
 
 ROUTES = {"hand backprop": jl.manual_grads, "jax.grad + optax": jl.autodiff_grads}
 MANUAL, AUTO = ROUTES
-# What a run needs besides JAX's runtime, from the peak memory of runs on CPU (jax 0.10) of up
-# to 1e7 steps and 1e6 hidden neurons: per step, the schedule and both routes' losses on the
-# device and the host (~50 B) and the loss figure as matplotlib draws it (~1.5 kB); per hidden
-# neuron, its activations over the grid (float32, a few arrays at once); and a fixed part for
-# compiling, matplotlib and the figures.
+# Memory a run needs besides JAX's runtime (peak RSS of CPU runs, jax 0.10): per step, the
+# schedule and both routes' losses on device and host (~50 B) and the loss figure in Agg
+# (~1.5 kB); per hidden neuron, a few float32 arrays over the grid; compiling, matplotlib.
 BYTES_PER_STEP, BYTES_PER_NEURON, BYTES_FIXED = 1550, 3 * 4 * GRID_POINTS, 300 * 2**20
 
 
@@ -102,16 +100,6 @@ def whole_run(args, target, activation=None, fit_line=False):
     return run
 
 
-NUMBERS = {  # what results.json reports, as a failure names it
-    "initial_error": "the full-grid error J before training",
-    "manual_final_error": f"the full-grid error J after training by {MANUAL}",
-    "final_error": f"the full-grid error J after training by {AUTO}",
-    "max_param_difference": "the largest gap between the two routes' parameters",
-    "affine_map": "the learned affine map",
-    "least_squares": "the least-squares line",
-}
-
-
 def check_finite(run, steps, hint):
     """Raises `Failure` naming the first step, else the first number, that is not finite.
 
@@ -124,9 +112,10 @@ def check_finite(run, steps, hint):
         what = (f"the batch loss became non-finite at step {step + 1} of {steps}" if step < steps
                 else f"the update of step {steps} of {steps} made the parameters non-finite")
         raise Failure(f"{what} ({name} route); {hint}")
-    for key, what in NUMBERS.items():
+    for key in ("initial_error", "manual_final_error", "final_error", "max_param_difference",
+                "affine_map", "least_squares"):  # what results.json reports, in its names
         if not all(np.isfinite(v).all() for v in jax.tree.leaves(run[key])):  # None: no leaves
-            raise Failure(f"{key}, {what}, is not finite: the run diverged; {hint}")
+            raise Failure(f"{key} is not finite: the run diverged; {hint}")
 
 
 def report(run, steps):
@@ -172,8 +161,7 @@ def save(out, run, record, title, reference=None):
 
     `reference`, {label: (N, 1)}, is drawn in the "after" panel too.
     """
-    with held_stops():  # matplotlib only once there is something to draw
-        from jlinnet import plot
+    from jlinnet import plot  # matplotlib only once there is something to draw
 
     after = run["after"] | (reference or {})
     plot.before_after(run["xs"], run["ys"], run["before"], after, name="both routes (same start)",

@@ -163,8 +163,7 @@ def machine():
 
 
 WRITES = ("With --json PATH it also writes the table there as JSON (machine, quick, rows), once"
-          " every row is measured. Exit status: 0 done, 1 the run failed, 2 a bad flag, 130"
-          " interrupted.")
+          " every row is measured.")
 
 
 def main(argv=None):
@@ -201,4 +200,4 @@ def _run(argv):
 
 
 if __name__ == "__main__":
-    _cli.end(main())
+    _cli.script(main)

@@ -12,12 +12,11 @@ from experiments import _cli
 
 WRITES = ("Writes into --out, all together once the run has succeeded: before_after.png (the"
           " tutorial's Figure 2), loss.png (the batch error J per step, both routes) and"
-          " results.json (the flags and the numbers printed). Exit status: 0 done, 1 the run"
-          " failed, 2 a bad flag, 130 interrupted.")
+          " results.json (the flags and the numbers printed).")
 
 
 def main(argv=None):
-    """Runs the experiment; returns the exit status (0, 1 failed, 2 bad flags, 130 interrupted)."""
+    """Runs the experiment; returns the exit status (0 done, 1 failed, 2 bad flags)."""
     return _cli.main("linear", _run, argv, smaller="fewer --steps or a smaller --hidden")
 
 
@@ -27,9 +26,8 @@ def _run(argv):
     _cli.run_flags(p, "results/linear")
     args = p.parse_args(argv)
     with _cli.Staged(args.out) as out:
-        with _cli.held_stops():  # imports of C extensions: a stop waits for them
-            import jlinnet as jl
-            from experiments import _routes
+        import jlinnet as jl
+        from experiments import _routes
 
         _cli.use_compilation_cache(args.no_cache)
         run = _routes.whole_run(args, jl.linear_target)
@@ -41,4 +39,4 @@ def _run(argv):
 
 
 if __name__ == "__main__":
-    _cli.end(main())
+    _cli.script(main)

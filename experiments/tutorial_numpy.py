@@ -15,7 +15,6 @@ as the other experiments' are (`experiments._cli`).
 """
 
 import contextlib
-import sys
 
 import numpy as np
 
@@ -156,8 +155,7 @@ def show_subplots(X, Y, before, after, path):
 
 
 WRITES = ("With --out DIR it writes DIR/before_after.png (the tutorial's Figure 2, drawn by"
-          " pyplot) once the run has succeeded. Exit status: 0 done, 1 the run failed, 2 a bad"
-          " flag, 130 interrupted.")
+          " pyplot) once the run has succeeded.")
 
 
 def main(argv=None):
@@ -186,11 +184,10 @@ def _run(argv):
         if not np.isfinite(error):
             raise _cli.Failure(f"the run diverged; try a smaller --lr than {args.lr:g}")
         if out:
-            with _cli.held_stops():  # it imports matplotlib: a stop waits for that
-                show_subplots(X, linear(X), before, net(X), out / "before_after.png")
+            show_subplots(X, linear(X), before, net(X), out / "before_after.png")
             print("wrote " + ", ".join(str(path) for path in out.publish()))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())  # plain, as the NumPy + matplotlib baseline (no `_cli.end`)
+    _cli.script(main)

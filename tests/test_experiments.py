@@ -192,7 +192,7 @@ def _fail_on_second(monkeypatch, target, name, error, root):
 @pytest.mark.parametrize("where", ["savefig", "replace"])  # writing, or publishing
 @pytest.mark.parametrize("error, status, message", [
     (OSError(errno.ENOSPC, "No space left on device"), 1, "No space left on device"),
-    (KeyboardInterrupt("SIGTERM"), 130, "interrupted (SIGTERM)"),
+    (KeyboardInterrupt(), 130, "interrupted"),  # Ctrl-C, in-process
 ])
 def test_3_a_run_cut_short_leaves_out_as_it_was(tmp_path, monkeypatch, capsys, where, error,
                                                 status, message):
@@ -298,21 +298,32 @@ def test_6_a_signal_is_one_line_130_and_out_as_it_was(tmp_path, stop):
     _no_staging_left(tmp_path)
 
 
-def test_6_a_stop_that_python_swallowed_still_stops_the_run(tmp_path, monkeypatch, capsys):
-    # A KeyboardInterrupt raised inside a gc callback (JAX has one) never reaches the run;
-    # the signal handler has noted it in STOPS, and the run stops at its first file.
-    out = tmp_path / "out"
-    previous = _previous_run(out)
-    real = _routes.whole_run
+STOP_AT = """
+import os, signal, sys
+from experiments import _cli
 
-    def whole_run(*args, **kwargs):
-        _cli.STOPS.append("SIGTERM")
-        return real(*args, **kwargs)
+def main():
+    with _cli.Staged(sys.argv[1]) as out:
+        (out / "a.txt").write_text("new")
+        if sys.argv[2] == "before":
+            os.kill(os.getpid(), signal.SIGTERM)
+        out.publish()
+        if sys.argv[2] == "after":
+            os.kill(os.getpid(), signal.SIGTERM)
+    return 0
 
-    monkeypatch.setattr(_routes, "whole_run", whole_run)
-    assert _run(linear, out, *TINY) == 130
-    _one_line(capsys, "interrupted (SIGTERM)")
-    assert _contents(out) == previous
+_cli.script(main)
+"""
+
+
+@pytest.mark.parametrize("when, status, contents", [("before", 130, "old"), ("after", 0, "new")])
+def test_6_a_stop_counts_until_publishing_begins(tmp_path, when, status, contents):
+    (tmp_path / "a.txt").write_text("old")
+    run = subprocess.run([sys.executable, "-c", STOP_AT, str(tmp_path), when],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == status, run.stderr
+    assert run.stderr == ("-c: interrupted (SIGTERM); nothing was written\n" if status else "")
+    assert _contents(tmp_path) == {"a.txt": contents}
 
 
 BAD_FLAGS = [
@@ -376,23 +387,30 @@ def test_9_help_names_the_files_and_describes_every_flag(capsys, module, files):
             assert "  " in line.strip() or options[i + 1].startswith(" " * 8), line
 
 
-def test_8_a_nearly_full_disk_gets_no_cache_entry(tmp_path, monkeypatch):
+@pytest.fixture
+def cache_config():
+    """Puts JAX's compilation cache settings back as they were."""
+    names = ("jax_compilation_cache_dir", "jax_enable_compilation_cache",
+             "jax_persistent_cache_min_compile_time_secs")
+    saved = {name: getattr(jax.config, name) for name in names}
+    yield
+    for name, value in saved.items():
+        jax.config.update(name, value)
+
+
+def test_8_a_nearly_full_disk_gets_no_cache_entry(tmp_path, monkeypatch, cache_config):
     monkeypatch.setattr(_cli.shutil, "disk_usage", lambda path: SimpleNamespace(free=10**6))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert _cli.use_compilation_cache() is None
-    assert not jax.config.jax_compilation_cache_dir  # ... so nothing was turned on
+    assert not jax.config.jax_compilation_cache_dir  # nothing turned on
 
 
-def test_8_jax_compilation_cache_dir_is_honoured(tmp_path):
+def test_8_jax_compilation_cache_dir_is_honoured(tmp_path, cache_config):
     jax.config.update("jax_compilation_cache_dir", str(tmp_path / "mine"))
-    try:
-        assert _cli.use_compilation_cache() == tmp_path / "mine"
-        assert _cli.use_compilation_cache(off=True) is None
-        assert not jax.config.jax_enable_compilation_cache
-    finally:
-        jax.config.update("jax_compilation_cache_dir", None)
-        jax.config.update("jax_enable_compilation_cache", True)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    jax.config.update("jax_enable_compilation_cache", True)
+    assert _cli.use_compilation_cache() == tmp_path / "mine"
+    assert _cli.use_compilation_cache(off=True) is None
+    assert not jax.config.jax_enable_compilation_cache
 
 
 def test_8_10_from_any_folder_a_run_compiles_once_and_a_second_loads_it(tmp_path):
