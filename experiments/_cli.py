@@ -215,7 +215,8 @@ def main(name, run, argv, smaller="a smaller run"):
     except Failure as err:
         status, line = err.status, f"error: {err}"
     except OSError as err:  # a write failed: disk full, permissions, ...
-        status, line = 1, (f"error: {err.strerror or err} ({err.filename}); nothing was written;"
+        where = f" ({err.filename})" if err.filename else ""
+        status, line = 1, (f"error: {err.strerror or err}{where}; nothing was written;"
                            " free some space or write elsewhere")
     except Exception as err:
         if not isinstance(err, MemoryError) and "RESOURCE_EXHAUSTED" not in str(err):  # XLA's
@@ -248,7 +249,8 @@ def script(main):
             os._exit(130)
 
     for s in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(s, stop)
+        if signal.getsignal(s) is not signal.SIG_IGN:  # as for a `cmd &` in a script
+            signal.signal(s, stop)
     status = main()
     for s in (signal.SIGINT, signal.SIGTERM):
         signal.signal(s, signal.SIG_IGN)

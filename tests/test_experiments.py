@@ -305,8 +305,8 @@ from experiments import _cli
 def main():
     with _cli.Staged(sys.argv[1]) as out:
         (out / "a.txt").write_text("new")
-        if sys.argv[2] == "before":
-            os.kill(os.getpid(), signal.SIGTERM)
+        if sys.argv[2] in ("before", "ignored"):
+            os.kill(os.getpid(), signal.SIGINT if sys.argv[2] == "ignored" else signal.SIGTERM)
         out.publish()
         if sys.argv[2] == "after":
             os.kill(os.getpid(), signal.SIGTERM)
@@ -316,11 +316,14 @@ _cli.script(main)
 """
 
 
-@pytest.mark.parametrize("when, status, contents", [("before", 130, "old"), ("after", 0, "new")])
+@pytest.mark.parametrize("when, status, contents", [
+    ("before", 130, "old"), ("after", 0, "new"),
+    ("ignored", 0, "new"),  # started with SIGINT ignored, as `cmd &` in a shell script is
+])
 def test_6_a_stop_counts_until_publishing_begins(tmp_path, when, status, contents):
     (tmp_path / "a.txt").write_text("old")
-    run = subprocess.run([sys.executable, "-c", STOP_AT, str(tmp_path), when],
-                         capture_output=True, text=True, timeout=60)
+    run = subprocess.run(["sh", "-c", 'trap "" INT; exec "$0" "$@"', sys.executable, "-c",
+                          STOP_AT, str(tmp_path), when], capture_output=True, text=True, timeout=60)
     assert run.returncode == status, run.stderr
     assert run.stderr == ("-c: interrupted (SIGTERM); nothing was written\n" if status else "")
     assert _contents(tmp_path) == {"a.txt": contents}
