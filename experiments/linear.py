@@ -7,7 +7,6 @@ and after and the learned affine map against the true one, y = 2x + 3. Writes
 before_after.png, loss.png and results.json into --out.
 """
 
-
 from experiments import _cli
 
 WRITES = ("Writes into --out, all together once the run has succeeded: before_after.png (the"
@@ -16,7 +15,7 @@ WRITES = ("Writes into --out, all together once the run has succeeded: before_af
 
 
 def main(argv=None):
-    """Runs the experiment; returns the exit status (0 done, 1 failed, 2 bad flags)."""
+    """Runs the experiment; returns the exit status (0, 1, 2 or 130)."""
     return _cli.main("linear", _run, argv, smaller="fewer --steps or a smaller --hidden")
 
 

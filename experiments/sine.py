@@ -8,7 +8,6 @@ restores the sine, e.g. `--activation tanh --hidden 16 --steps 20000 --batch-siz
 --lr 0.05`. Writes before_after.png, loss.png and results.json into --out.
 """
 
-
 from experiments import _cli
 
 WRITES = ("Writes into --out, all together once the run has succeeded: before_after.png (the"
@@ -17,7 +16,7 @@ WRITES = ("Writes into --out, all together once the run has succeeded: before_af
 
 
 def main(argv=None):
-    """Runs the experiment; returns the exit status (0 done, 1 failed, 2 bad flags)."""
+    """Runs the experiment; returns the exit status (0, 1, 2 or 130)."""
     return _cli.main("sine", _run, argv, smaller="fewer --steps or a smaller --hidden")
 
 
