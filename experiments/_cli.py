@@ -1,23 +1,29 @@
-"""What the experiments share around the maths: flags, the output folder, whole-file writes,
-the compilation cache, exit statuses."""
+"""What the experiments share: flag checks, a staged output folder, exit statuses.
+
+Exit statuses: 0 done; 1 the run failed (one line: what, and what to try); 2 a bad flag
+(one line, before any work); 130 interrupted by Ctrl-C or SIGTERM. A run writes its files
+into a `Staged` folder and publishes them into --out together, once all are written, so a
+failed or interrupted run leaves --out as it found it. Copy this file for a run of your own.
+"""
 
 import argparse
-import importlib
+import contextlib
+import fcntl
+import gc
 import json
 import math
 import os
+import resource
 import shutil
+import signal
 import sys
-import tempfile
-import threading
 from pathlib import Path
 
 GRID_POINTS = 1000  # the tutorial's X = linspace(-3, 3, 1000)
-CACHE_ENV = "JLINNET_CACHE_DIR"
 
 
 class Failure(Exception):
-    """A failed run the user can act on: a one-line message and an exit status."""
+    """The run failed: exit `status` (2 for a bad flag) with this one-line message."""
 
     def __init__(self, message, status=1):
         super().__init__(message)
@@ -29,160 +35,224 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def parser(prog, description, out):
-    """The flags both experiments take, with the tutorial's values as defaults."""
-    p = _Parser(prog=f"python -m experiments.{prog}", description=description)
-    p.add_argument("--hidden", type=int, default=2, help="hidden neurons (tutorial: 2)")
-    p.add_argument("--steps", type=int, default=100, help="training steps (tutorial: 100)")
-    p.add_argument("--batch-size", type=int, default=1, help="rows per step (tutorial: 1)")
-    p.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (tutorial: 0.01)")
-    p.add_argument("--seed", type=int, default=4321, help="random seed (tutorial: 4321)")
-    p.add_argument(
-        "--rng",
-        choices=("tutorial", "jax"),
-        default="tutorial",
-        help="tutorial: weights and batches replayed from the tutorial's NumPy seed;"
-        " jax: drawn from jax.random.key(seed)",
-    )
-    p.add_argument("--out", type=Path, default=Path(out), help=f"output folder (default {out})")
-    p.add_argument(
-        "--no-cache",
-        action="store_true",
-        help=f"do not use JAX's persistent compilation cache (also: {CACHE_ENV}=off)",
-    )
-    return p
+def parser(name, doc, writes):
+    """The flags of `python -m experiments.NAME`; `--help` ends with `writes`, what it writes."""
+    return _Parser(prog=f"python -m experiments.{name}", description=doc.splitlines()[0],
+                   epilog=f"{writes} Exit status: 0 done, 1 the run failed, 2 a bad flag,"
+                   " 130 interrupted (Ctrl-C, SIGTERM).")
 
 
-def parse(p, argv):
-    """Parses and checks the flags before any JAX work; bad ones exit 2 with one line."""
-    args = p.parse_args(argv)
-    for flag, value in (("--hidden", args.hidden), ("--steps", args.steps)):
-        if value < 1:
-            p.error(f"{flag} must be >= 1, got {value}")
-    if not 1 <= args.batch_size < GRID_POINTS:
-        p.error(
-            f"--batch-size must be >= 1 and smaller than the grid's {GRID_POINTS} points,"
-            f" got {args.batch_size}"
-        )
-    if not (math.isfinite(args.lr) and args.lr > 0):
-        p.error(f"--lr must be a finite number > 0, got {args.lr}")
-    if not 0 <= args.seed < 2**32:
-        p.error(f"--seed must be in [0, 2**32), got {args.seed}")
-    return args
+def checked(convert, ok, need):
+    """An argparse `type=`: `convert(text)` if `ok` of it, else "must be `need`"."""
+
+    def check(text):
+        with contextlib.suppress(ValueError):
+            if (value := convert(text)) is not None and ok(value):
+                return value
+        raise argparse.ArgumentTypeError(f"must be {need}, got {text!r}")
+
+    return check
 
 
-def preload(*modules):
-    """Imports `modules` in a background thread while the main thread compiles.
+positive_int = checked(int, lambda v: v >= 1, "an integer >= 1")
+positive_float = checked(float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+seed = checked(int, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)")
+batch_size = checked(int, lambda v: 1 <= v < GRID_POINTS,
+                     f"an integer in [1, {GRID_POINTS - 1}] (a window of the grid's {GRID_POINTS})")
+out_path = checked(lambda text: Path(text) if text else None, bool, "a path")
 
-    matplotlib takes about as long to import as JAX takes to compile a run, and the
-    compiler releases the GIL, so a thread overlaps the two. Call it after JAX and
-    NumPy are imported (two threads must not import the same extension at once). A
-    failure here is left for the main thread's own `import` to report.
+
+def tutorial_flags(p):
+    """--hidden, --steps, --batch-size, --lr, with the tutorial's values as defaults."""
+    p.add_argument("--hidden", type=positive_int, default=2, help="hidden neurons (tutorial: 2)")
+    p.add_argument("--steps", type=positive_int, default=100, help="training steps (tutorial: 100)")
+    p.add_argument("--batch-size", type=batch_size, default=1,
+                   help="rows of the grid per step, a window at a random start (tutorial: 1)")
+    p.add_argument("--lr", type=positive_float, default=0.01,
+                   help="SGD learning rate (tutorial: 0.01)")
+
+
+def run_flags(p, out):
+    """--seed, --rng, --out, --no-cache: where a jlinnet run starts, where its files go."""
+    p.add_argument("--seed", type=seed, default=4321, help="random seed (tutorial: 4321)")
+    p.add_argument("--rng", choices=("tutorial", "jax"), default="tutorial",
+                   help="tutorial: weights and batches replayed from the tutorial's NumPy seed;"
+                   " jax: drawn from jax.random.key(seed)")
+    p.add_argument("--out", type=out_path, default=Path(out),
+                   help=f"folder for the files (made if missing; default {out})")
+    p.add_argument("--no-cache", action="store_true",
+                   help="do not use JAX's persistent compilation cache for this run")
+
+
+STAGING, PUBLISHED = [], []  # this process's staging folders; those it began to publish
+
+
+class Staged:
+    """A run's files, written into a staging folder, then published into `out` together.
+
+    Entering the `with` block makes the staging folder (exit 2 if it cannot) in the deepest
+    folder that exists on the way to `out`, `out` itself if it exists: on `out`'s filesystem,
+    so a file moves into `out` by a rename. `staged / name` is where to write `name`; leaving
+    the block removes the staging folder. Only `publish` touches `out`.
     """
 
-    def load():
-        for module in modules:
-            try:
-                importlib.import_module(module)
-            except Exception:
-                return
-
-    thread = threading.Thread(target=load, daemon=True)
-    thread.start()
-    return thread
-
-
-def enable_compilation_cache(disabled=False):
-    """Turns on JAX's persistent compilation cache, so a second run skips compiling.
-
-    The cache lives in $JLINNET_CACHE_DIR, else $XDG_CACHE_HOME/jlinnet/jax, else
-    ~/.cache/jlinnet/jax. `--no-cache` or JLINNET_CACHE_DIR=off turns it off.
-    Every program is cached, however quick it was to compile (the CPU ones are).
-
-    Returns:
-      The cache folder, or None when off.
-    """
-    path = os.environ.get(CACHE_ENV)
-    if disabled or path == "off":
-        return None
-    if not path:
-        home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        path = Path(home) / "jlinnet" / "jax"
-    import jax
-
-    jax.config.update("jax_compilation_cache_dir", str(path))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    return Path(path)
-
-
-class OutDir:
-    """The run's output folder, made and checked before training; files written whole.
-
-    Used as a context manager: if the run fails, what it wrote is removed again, and
-    so is the folder if the run made it.
-    """
-
-    def __init__(self, path):
-        self.path = Path(path)
-        self.made = None  # the topmost folder this run created
-        self.written = []
+    def __init__(self, out, flag="--out"):
+        self.out, self.flag, self.names = Path(out), flag, []
+        base = next(p for p in (self.out, *self.out.parents) if p.exists())
+        self.dir = base / f".jlinnet-staging-{os.urandom(6).hex()}"
 
     def __enter__(self):
-        missing = [p for p in (self.path, *self.path.parents) if not p.exists()]
+        STAGING.append(self.dir)  # before it exists: a stop removes it (see `script`)
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            self.made = missing[-1] if missing else None
-            with tempfile.TemporaryFile(dir=self.path):
-                pass
+            self.dir.mkdir()
         except OSError as err:
-            self._clean()
-            raise Failure(f"--out {self.path}: cannot write there ({err.strerror or err})")
+            STAGING.remove(self.dir)
+            raise Failure(f"{self.flag}: cannot write into {self.out} ({err.strerror})", 2)
         return self
 
-    def __exit__(self, kind, err, tb):
-        if kind is not None:
-            self._clean()
+    def __truediv__(self, name):
+        self.names.append(name)
+        return self.dir / name
 
-    def _clean(self):
-        for path in self.written:
-            path.unlink(missing_ok=True)
-        if self.made is not None:
-            shutil.rmtree(self.made, ignore_errors=True)
+    def __exit__(self, *exception):
+        shutil.rmtree(self.dir, ignore_errors=True)
+        STAGING.remove(self.dir)
 
-    def write(self, name, save):
-        """Writes `name` whole: `save(tmp_path)` writes a temporary file, then it is renamed."""
-        final = self.path / name
-        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{name}.", suffix=".tmp")
-        os.close(fd)
+    def publish(self):
+        """Moves the files into `out` (made if missing) in the order named; returns their paths.
+
+        One run publishes into a folder at a time (a lock on it), so of two runs on one `out`
+        the last to publish wins, whole. A file replaced is first linked into the staging
+        folder, so that an error half-way puts it back. From here on, a stop is too late.
+        """
+        PUBLISHED.append(self.dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        lock, moved = os.open(self.out, os.O_RDONLY), []
         try:
-            save(tmp)
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's file is private; give it the usual mode
-            os.replace(tmp, final)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            for name in self.names:
+                if (self.out / name).exists():
+                    os.link(self.out / name, self.dir / f".old-{name}")
+                moved.append(name)
+                os.replace(self.dir / name, self.out / name)
+        except BaseException:
+            for name in moved:  # put back what was there; remove what was not
+                if (old := self.dir / f".old-{name}").exists():
+                    os.replace(old, self.out / name)
+                else:
+                    (self.out / name).unlink(missing_ok=True)
+            PUBLISHED.remove(self.dir)
+            raise
         finally:
-            Path(tmp).unlink(missing_ok=True)
-        self.written.append(final)
-        return final
-
-    def write_json(self, name, data):
-        text = json.dumps(data, indent=2) + "\n"
-        return self.write(name, lambda tmp: Path(tmp).write_text(text))
-
-    def write_figure(self, name, fig):
-        return self.write(name, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+            os.close(lock)  # and with it the lock
+        return [self.out / name for name in self.names]
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def write_json(path, data):
+    """Writes `data` as strict JSON: NaN and Infinity are not JSON, so they raise ValueError."""
+    Path(path).write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
-def run_main(prog, body, argv):
-    """Runs `body(argv)`; a `Failure` becomes one line on stderr and its exit status."""
+def free_memory():
+    """Bytes this process may still take: the RAM available, and what `ulimit -v` leaves of
+    its address space (Linux; elsewhere unknown: inf)."""
+    with contextlib.suppress(OSError):
+        with open("/proc/meminfo") as f:
+            free = next((int(line.split()[1]) * 1024 for line in f
+                         if line.startswith("MemAvailable")), math.inf)
+        if (limit := resource.getrlimit(resource.RLIMIT_AS)[0]) != resource.RLIM_INFINITY:
+            with open("/proc/self/statm") as f:  # the address space in use, in pages
+                free = min(free, limit - int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE"))
+        return free
+    return math.inf
+
+
+def check_memory(needed, smaller):
+    """Refuses (exit 1) a run that needs more bytes than are free; `smaller`: what to try."""
+    if needed > (free := free_memory()):
+        raise Failure(f"this run needs about {needed / 2**30:.1f} GiB of memory and"
+                      f" {max(free, 0) / 2**30:.1f} GiB is free; try {smaller}")
+
+
+def use_compilation_cache(off=False, min_free=64 * 2**20):
+    """Turns on JAX's persistent compilation cache, so a second run loads its program.
+
+    In $JAX_COMPILATION_CACHE_DIR if set, else $XDG_CACHE_HOME/jlinnet/jax or
+    ~/.cache/jlinnet/jax. Off with `off`, with JAX_ENABLE_COMPILATION_CACHE=false, and
+    while its disk has under `min_free` bytes free: jax writes an entry in place, so a full
+    disk would leave a truncated one that later runs warn about and never replace.
+    Returns the folder, or None when off.
+    """
+    import jax
+
+    folder = Path(jax.config.jax_compilation_cache_dir or Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "jlinnet", "jax"))
+    if not off and jax.config.jax_enable_compilation_cache:
+        with contextlib.suppress(OSError):  # a folder it cannot make: no cache
+            folder.mkdir(parents=True, exist_ok=True)
+            if shutil.disk_usage(folder).free >= min_free:
+                jax.config.update("jax_compilation_cache_dir", str(folder))
+                jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # all
+                return folder
+    if jax.config.jax_compilation_cache_dir:  # set by JAX_COMPILATION_CACHE_DIR
+        jax.config.update("jax_enable_compilation_cache", False)
+    return None
+
+
+def main(name, run, argv, smaller="a smaller run"):
+    """Runs `run(argv)` as `python -m experiments.NAME`; returns its exit status.
+
+    `run` parses `argv` (argparse exits 2 on a bad flag, 0 after --help), does the work and
+    returns 0, or raises `Failure`. A failed write, a lack of memory and Ctrl-C end it with
+    one line too; `smaller` says what to try when memory runs out.
+    """
     try:
-        return body(argv)
+        return run(argv)
     except SystemExit as exit_:  # argparse: --help, or a bad flag (already reported)
         return exit_.code
-    except Failure as failure:
-        print(f"python -m experiments.{prog}: error: {failure}", file=sys.stderr)
-        return failure.status
+    except KeyboardInterrupt:  # Ctrl-C, when `main` is called in-process
+        status, line = 130, "interrupted; nothing was written"
+    except Failure as err:
+        status, line = err.status, f"error: {err}"
+    except OSError as err:  # a write failed: disk full, permissions, ...
+        where = f" ({err.filename})" if err.filename else ""
+        status, line = 1, (f"error: {err.strerror or err}{where}; nothing was written;"
+                           " free some space or write elsewhere")
+    except Exception as err:
+        if not isinstance(err, MemoryError) and "RESOURCE_EXHAUSTED" not in str(err):  # XLA's
+            raise  # a bug: the traceback is the report
+        status, line = 1, f"error: out of memory; nothing was written; try {smaller}"
+    print(f"python -m experiments.{name}: {line}", file=sys.stderr)
+    return status
+
+
+def script(main):
+    """Runs `main()` as the process: `if __name__ == "__main__": _cli.script(main)`.
+
+    Ctrl-C or SIGTERM removes the staging folders, prints one line and exits 130 at once,
+    unless publishing has begun. (Raised as KeyboardInterrupt, a stop could land in jaxlib's
+    import, which then crashes, or in a gc callback, where Python drops it.) Once `main`
+    returns, its status stands; `gc.freeze` spares Python a last garbage collection that
+    takes a third of a second with JAX and matplotlib loaded.
+    """
+    spec = sys.modules["__main__"].__spec__  # None for `python path/to/file.py`
+    prog = f"python -m {spec.name}" if spec else sys.argv[0]
+
+    def stop(signum, frame):
+        if not PUBLISHED:
+            for folder in STAGING:
+                shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+            name = signal.Signals(signum).name
+            os.write(2, f"{prog}: interrupted ({name}); nothing was written\n".encode())
+            os._exit(130)
+
+    for s in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(s) is not signal.SIG_IGN:  # as for a `cmd &` in a script
+            signal.signal(s, stop)
+    status = main()
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_IGN)
+    gc.freeze()
+    sys.exit(status)

@@ -14,10 +14,14 @@ import numpy as np
 import optax
 
 import jlinnet as jl
-from experiments._cli import GRID_POINTS, Failure
+from experiments._cli import GRID_POINTS, Failure, check_memory, write_json
 
 ROUTES = {"hand backprop": jl.manual_grads, "jax.grad + optax": jl.autodiff_grads}
 MANUAL, AUTO = ROUTES
+# Memory a run needs besides JAX's runtime (peak RSS of CPU runs, jax 0.10): per step, the
+# schedule and both routes' losses on device and host (~50 B) and the loss figure in Agg
+# (~1.5 kB); per hidden neuron, a few float32 arrays over the grid; compiling, matplotlib.
+BYTES_PER_STEP, BYTES_PER_NEURON, BYTES_FIXED = 1550, 3 * 4 * GRID_POINTS, 300 * 2**20
 
 
 @functools.partial(
@@ -76,9 +80,12 @@ def whole_run(args, target, activation=None, fit_line=False):
       A dict of NumPy arrays and floats: xs, ys (N, 1); before (N, 1); after and
       losses {route: ...}; initial_error, final_error (jax.grad route),
       manual_final_error, max_param_difference; affine_map (w, b) or None;
-      least_squares (w, b, error) or None. Raises `Failure` naming the first step whose
-      loss went non-finite.
+      least_squares (w, b, error) or None. Raises `Failure` when the run cannot fit in
+      memory, and when a number is not finite (naming the first non-finite step).
     """
+    jax.devices()  # start JAX's runtime first, so the address space it takes counts as used
+    needed = BYTES_FIXED + args.steps * BYTES_PER_STEP + args.hidden * BYTES_PER_NEURON
+    check_memory(needed, "fewer --steps or a smaller --hidden")
     if args.rng == "tutorial":
         start = jl.tutorial_setup((1, args.hidden, 1), args.steps, args.batch_size, seed=args.seed,
                                   activation=activation)
@@ -87,16 +94,28 @@ def whole_run(args, target, activation=None, fit_line=False):
     run = jax.device_get(_whole_run(start, hidden=args.hidden, steps=args.steps, target=target,
                                     batchsize=args.batch_size, lr=args.lr, activation=activation,
                                     fit_line=fit_line))
-    bad = {name: int(step) for name, step in run["nonfinite_step"].items() if step >= 0}
-    if bad:
-        name, step = min(bad.items(), key=lambda item: item[1])
-        raise Failure(
-            f"the loss became non-finite at step {step + 1} of {args.steps} ({name} route);"
-            f" try a smaller --lr than {args.lr:g}"
-        )
+    check_finite(run, args.steps, f"try a smaller --lr than {args.lr:g}")
     for key in ("initial_error", "final_error", "manual_final_error", "max_param_difference"):
         run[key] = float(run[key])
     return run
+
+
+def check_finite(run, steps, hint):
+    """Raises `Failure` naming the first step, else the first number, that is not finite.
+
+    `nonfinite_step` is the first step (0-based) whose batch loss is not finite, or S when
+    only the last update made the parameters non-finite: that is step S's update.
+    """
+    bad = {name: int(step) for name, step in run["nonfinite_step"].items() if step >= 0}
+    if bad:
+        name, step = min(bad.items(), key=lambda item: item[1])
+        what = (f"the batch loss became non-finite at step {step + 1} of {steps}" if step < steps
+                else f"the update of step {steps} of {steps} made the parameters non-finite")
+        raise Failure(f"{what} ({name} route); {hint}")
+    for key in ("initial_error", "manual_final_error", "final_error", "max_param_difference",
+                "affine_map", "least_squares"):  # what results.json reports, in its names
+        if not all(np.isfinite(v).all() for v in jax.tree.leaves(run[key])):  # None: no leaves
+            raise Failure(f"{key} is not finite: the run diverged; {hint}")
 
 
 def report(run, steps):
@@ -138,16 +157,18 @@ def record(args, target, run, **extra):
 
 
 def save(out, run, record, title, reference=None):
-    """Writes before_after.png, loss.png and results.json into `out`, each whole.
+    """Writes before_after.png, loss.png and then results.json into `out`, a `_cli.Staged`.
 
     `reference`, {label: (N, 1)}, is drawn in the "after" panel too.
     """
     from jlinnet import plot  # matplotlib only once there is something to draw
 
     after = run["after"] | (reference or {})
-    figure = plot.before_after(run["xs"], run["ys"], run["before"], after,
-                               name="both routes (same start)", title=title)
-    written = [out.write_figure("before_after.png", figure)]
-    written.append(out.write_figure("loss.png", plot.loss_curve(run["losses"], title=title)))
-    written.append(out.write_json("results.json", record))
-    print("wrote " + ", ".join(str(path) for path in written))
+    plot.before_after(run["xs"], run["ys"], run["before"], after, name="both routes (same start)",
+                      title=title).savefig(out / "before_after.png", dpi=110)
+    try:
+        plot.loss_curve(run["losses"], title=title).savefig(out / "loss.png", dpi=110)
+    except OverflowError:  # Agg's "cell block limit": millions of jagged segments
+        raise Failure("the loss curve has too many points for matplotlib to draw;"
+                      " try fewer --steps") from None
+    write_json(out / "results.json", record)

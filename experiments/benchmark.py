@@ -27,8 +27,7 @@ Run it: `python -m experiments.benchmark` (under a minute), `--quick` (seconds),
 `--json PATH` to also write the table as data.
 """
 
-import argparse
-import json
+import contextlib
 import math
 import os
 import platform
@@ -40,6 +39,7 @@ import optax
 from jax import lax
 
 import jlinnet as jl
+from experiments import _cli
 from experiments import tutorial_numpy as tn
 from jlinnet.training import make_step
 
@@ -217,30 +217,46 @@ def machine():
             f" backend {jax.default_backend()}, {jax.device_count()} device(s)")
 
 
+WRITES = ("With --json PATH it also writes the table there as JSON (machine, quick, rows), once"
+          " every row is measured.")
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m experiments.benchmark", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--quick", action="store_true", help="few steps and repeats: seconds")
-    parser.add_argument("--k", type=int, default=1024, help="networks for train_many (1024)")
-    parser.add_argument("--repeats", type=int, help="timed runs per row (default 5; quick 2)")
-    parser.add_argument("--json", metavar="PATH", help="also write the table as JSON here")
-    args = parser.parse_args(argv)
-    if args.k < 1 or (args.repeats is not None and args.repeats < 1):
-        parser.error("--k and --repeats must be >= 1")
-    rows = measure(quick=args.quick, k=args.k, repeats=args.repeats)
-    print(f"per-step cost, best of {rows[0]['repeats']} runs after compiling; {machine()}")
-    print(table(rows))
-    calls = per_call(quick=args.quick, repeats=args.repeats)
-    print("\nper-call cost of jl.train against a bare jax.jit of the same scan (tutorial network,"
-          " best of interleaved rounds):")
-    print(per_call_table(calls))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(dict(machine=machine(), quick=args.quick, rows=rows, per_call=calls), f,
-                      indent=1)
-    return rows
+    """Measures and prints the table; returns the exit status (0, 1, 2 or 130)."""
+    return _cli.main("benchmark", _run, argv, smaller="a smaller --k")
+
+
+def _run(argv):
+    p = _cli.parser("benchmark", __doc__, WRITES)
+    p.add_argument("--quick", action="store_true", help="few steps and repeats: seconds")
+    p.add_argument("--k", type=_cli.positive_int, default=1024,
+                   help="networks trained at once by train_many (default 1024)")
+    p.add_argument("--repeats", type=_cli.positive_int,
+                   help="timed runs per row, the best one reported (default 5; --quick: 2)")
+    p.add_argument("--json", metavar="PATH", type=_cli.out_path,
+                   help="also write the table as JSON to this file (its folder made if missing)")
+    args = p.parse_args(argv)
+    if args.json and args.json.is_dir():
+        p.error(f"argument --json: {args.json} is a folder; give a file name")
+    out = _cli.Staged(args.json.parent, "--json") if args.json else None
+    with out or contextlib.nullcontext():
+        # train_many keeps (K, S) float32 losses, on the device and the host.
+        steps = [s[-1] for s in QUICK_STEPS.values()] if args.quick else [
+            c[-1][-1] for c in CONFIGS.values()]
+        _cli.check_memory(2**30 + 8 * args.k * max(steps), "a smaller --k")
+        rows = measure(quick=args.quick, k=args.k, repeats=args.repeats)
+        print(f"per-step cost, best of {rows[0]['repeats']} runs after compiling; {machine()}")
+        print(table(rows))
+        calls = per_call(quick=args.quick, repeats=args.repeats)
+        print("\nper-call cost of jl.train against a bare jax.jit of the same scan (tutorial"
+              " network, best of interleaved rounds):")
+        print(per_call_table(calls))
+        if out:
+            _cli.write_json(out / args.json.name, dict(machine=machine(), quick=args.quick,
+                                                        rows=rows, per_call=calls))
+            print("wrote " + ", ".join(str(path) for path in out.publish()))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    _cli.script(main)

@@ -7,30 +7,35 @@ and after and the learned affine map against the true one, y = 2x + 3. Writes
 before_after.png, loss.png and results.json into --out.
 """
 
-import sys
-
 from experiments import _cli
+
+WRITES = ("Writes into --out, all together once the run has succeeded: before_after.png (the"
+          " tutorial's Figure 2), loss.png (the batch error J per step, both routes) and"
+          " results.json (the flags and the numbers printed).")
 
 
 def main(argv=None):
-    """Runs the experiment; returns the exit status (0, 1 failed, 2 bad flags)."""
-    return _cli.run_main("linear", _run, argv)
+    """Runs the experiment; returns the exit status (0, 1, 2 or 130)."""
+    return _cli.main("linear", _run, argv, smaller="fewer --steps or a smaller --hidden")
 
 
 def _run(argv):
-    args = _cli.parse(_cli.parser("linear", __doc__.splitlines()[0], "results/linear"), argv)
-    with _cli.OutDir(args.out) as out:
+    p = _cli.parser("linear", __doc__, WRITES)
+    _cli.tutorial_flags(p)
+    _cli.run_flags(p, "results/linear")
+    args = p.parse_args(argv)
+    with _cli.Staged(args.out) as out:
         import jlinnet as jl
         from experiments import _routes
 
-        _cli.preload("matplotlib.figure", "matplotlib.backends.backend_agg")
-        _cli.enable_compilation_cache(args.no_cache)
+        _cli.use_compilation_cache(args.no_cache)
         run = _routes.whole_run(args, jl.linear_target)
         _routes.report(run, args.steps)
         print(f"learned affine map: {_routes.line(*run['affine_map'])}   (true: y = 2 x + 3)")
         _routes.save(out, run, _routes.record(args, "2x + 3", run), "f(x) = 2x + 3")
+        print("wrote " + ", ".join(str(path) for path in out.publish()))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    _cli.script(main)

@@ -8,32 +8,31 @@ restores the sine, e.g. `--activation tanh --hidden 16 --steps 20000 --batch-siz
 --lr 0.05`. Writes before_after.png, loss.png and results.json into --out.
 """
 
-import sys
-
 from experiments import _cli
+
+WRITES = ("Writes into --out, all together once the run has succeeded: before_after.png (the"
+          " tutorial's Figure 4, with the least-squares line), loss.png (the batch error J per"
+          " step, both routes) and results.json (the flags and the numbers printed).")
 
 
 def main(argv=None):
-    """Runs the experiment; returns the exit status (0, 1 failed, 2 bad flags)."""
-    return _cli.run_main("sine", _run, argv)
+    """Runs the experiment; returns the exit status (0, 1, 2 or 130)."""
+    return _cli.main("sine", _run, argv, smaller="fewer --steps or a smaller --hidden")
 
 
 def _run(argv):
-    p = _cli.parser("sine", __doc__.splitlines()[0], "results/sine")
-    p.add_argument(
-        "--activation",
-        choices=("none", "tanh", "relu", "sigmoid"),
-        default="none",
-        help="activation between the layers (tutorial: none)",
-    )
-    args = _cli.parse(p, argv)
+    p = _cli.parser("sine", __doc__, WRITES)
+    _cli.tutorial_flags(p)
+    _cli.run_flags(p, "results/sine")
+    p.add_argument("--activation", choices=("none", "tanh", "relu", "sigmoid"), default="none",
+                   help="activation between the layers (tutorial: none)")
+    args = p.parse_args(argv)
     activation = None if args.activation == "none" else args.activation
-    with _cli.OutDir(args.out) as out:
+    with _cli.Staged(args.out) as out:
         import jlinnet as jl
         from experiments import _routes
 
-        _cli.preload("matplotlib.figure", "matplotlib.backends.backend_agg")
-        _cli.enable_compilation_cache(args.no_cache)
+        _cli.use_compilation_cache(args.no_cache)
         run = _routes.whole_run(args, jl.sine_target, activation, fit_line=True)
         _routes.report(run, args.steps)
         ls_w, ls_b, ls_error = run["least_squares"]
@@ -56,8 +55,9 @@ def _run(argv):
         title = "f(x) = 2 sin x + 5" + (f", {activation} between the layers" if activation else "")
         reference = {"least-squares line": run["xs"] @ ls_w + ls_b[None, :]}
         _routes.save(out, run, record, title, reference)
+        print("wrote " + ", ".join(str(path) for path in out.publish()))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    _cli.script(main)

@@ -10,13 +10,15 @@ instead of plotting.
 Run it: `python -m experiments.tutorial_numpy` (the tutorial's `trainNet(2, steps=100,
 batchsize=1)` on 2x + 3); with `--out DIR` it also saves the tutorial's before/after
 figure there (`showSubplots`), as `python -m experiments.linear` does: the NumPy +
-matplotlib baseline for the whole-process timings in the README.
+matplotlib baseline for the whole-process timings in the README. Its flags are checked
+as the other experiments' are (`experiments._cli`).
 """
 
-import argparse
-import os
+import contextlib
 
 import numpy as np
+
+from experiments import _cli
 
 
 class Error:
@@ -152,23 +154,40 @@ def show_subplots(X, Y, before, after, path):
     plt.close(fig)
 
 
+WRITES = ("With --out DIR it writes DIR/before_after.png (the tutorial's Figure 2, drawn by"
+          " pyplot) once the run has succeeded.")
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hidden", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--batch-size", type=int, default=1)
-    parser.add_argument("--lr", type=float, default=1e-2)
-    parser.add_argument("--out", help="save the before/after figure into this folder")
-    args = parser.parse_args(argv)
-    X = grid()
-    np.random.seed(4321)  # train_net seeds again: the same start, for the "before" panel
-    before = Linear(args.hidden, 1).forward(Linear(1, args.hidden).forward(X))
-    net, _ = train_net(args.hidden, args.steps, args.batch_size, args.lr, X)
-    print(f"Full-grid error after training {Error.value(linear(X), net(X))}")
-    if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        show_subplots(X, linear(X), before, net(X), os.path.join(args.out, "before_after.png"))
+    """Runs `trainNet` from the command line; returns the exit status (0, 1, 2 or 130)."""
+    return _cli.main("tutorial_numpy", _run, argv, smaller="fewer --steps or a smaller --hidden")
+
+
+def _run(argv):
+    p = _cli.parser("tutorial_numpy", __doc__, WRITES)
+    _cli.tutorial_flags(p)
+    p.add_argument("--out", type=_cli.out_path,
+                   help="folder to save the before/after figure in (made if missing)")
+    args = p.parse_args(argv)
+    out = _cli.Staged(args.out) if args.out else None
+    with out or contextlib.nullcontext():
+        # Per step a Python float in the list of errors; per hidden neuron, float64 activations.
+        _cli.check_memory(100 * 2**20 + 32 * args.steps + 4 * 8 * 1000 * args.hidden,
+                          "fewer --steps or a smaller --hidden")
+        X = grid()
+        np.random.seed(4321)  # train_net seeds again: the same start, for the "before" panel
+        before = Linear(args.hidden, 1).forward(Linear(1, args.hidden).forward(X))
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverged run is one line, below
+            net, _ = train_net(args.hidden, args.steps, args.batch_size, args.lr, X)
+            error = Error.value(linear(X), net(X))
+        print(f"Full-grid error after training {error}")
+        if not np.isfinite(error):
+            raise _cli.Failure(f"the run diverged; try a smaller --lr than {args.lr:g}")
+        if out:
+            show_subplots(X, linear(X), before, net(X), out / "before_after.png")
+            print("wrote " + ", ".join(str(path) for path in out.publish()))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    _cli.script(main)

@@ -5,15 +5,26 @@ from experiments import benchmark
 
 
 def test_quick_benchmark_prints_and_writes_the_table(tmp_path, capsys):
-    path = tmp_path / "benchmark.json"
-    rows = benchmark.main(["--quick", "--k", "64", "--repeats", "1", "--json", str(path)])
+    path = tmp_path / "made" / "benchmark.json"
+    assert benchmark.main(["--quick", "--k", "64", "--repeats", "1", "--json", str(path)]) == 0
     out = capsys.readouterr().out
+    rows = json.loads(path.read_text(), parse_constant=lambda name: 1 / 0)["rows"]  # strict JSON
     configs, methods = list(benchmark.CONFIGS), list(benchmark.METHODS)
     assert [(r["config"], r["method"]) for r in rows] == [(c, m) for c in configs for m in methods]
-    assert json.loads(path.read_text())["rows"] == rows
     for r in rows:
         assert r["method"] in out and math.isfinite(r["step_us"]) and r["step_us"] > 0
         assert (r["compile_s"] is None) == (r["method"] == "numpy")
         assert r["networks"] == (64 if r["method"] == "train_many" else 1)
-    firsts = rows[:: len(methods)]
-    assert all(r["method"] == "numpy" and r["vs_numpy"] == 1.0 for r in firsts)
+    assert out.endswith(f"wrote {path}\n")
+    assert [p.name for p in path.parent.iterdir()] == ["benchmark.json"]  # nothing staged left
+
+
+def test_a_benchmark_cut_short_writes_nothing(tmp_path, monkeypatch, capsys):
+    def measure(**kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(benchmark, "measure", measure)
+    assert benchmark.main(["--quick", "--json", str(tmp_path / "benchmark.json")]) == 130
+    err = capsys.readouterr().err
+    assert err == "python -m experiments.benchmark: interrupted; nothing was written\n"
+    assert list(tmp_path.iterdir()) == []

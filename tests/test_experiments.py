@@ -1,34 +1,72 @@
-"""Smoke tests of the experiment modules: their files, numbers and failures."""
+"""The experiment modules: their files, numbers and failures.
 
+Tests named `test_<n>_...` are the numbered cases of issue 8 (what an adversarial user did to
+the experiments), each with the behaviour it must now have. Runs are in-process and tiny
+(`--steps 5`, compiled once per flag set); a subprocess only where a process is the point.
+"""
+
+import contextlib
+import errno
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
+from types import SimpleNamespace
 
+import jax
 import pytest
+from matplotlib.figure import Figure
 
-from experiments import linear, sine
+from experiments import _cli, _routes, benchmark, linear, sine, tutorial_numpy
 
 KEYS = {"target", "hidden", "steps", "batch_size", "lr", "seed", "rng", "initial_error",
         "final_error", "manual_final_error", "max_param_difference"}
-FILES = {"before_after.png", "loss.png", "results.json"}
+FILES = ["before_after.png", "loss.png", "results.json"]
+TINY = ("--steps", "5")
 
 
-def _run(module, tmp_path, *flags, name="out"):
-    out = tmp_path / name
-    status = module.main(["--out", str(out), "--no-cache", *flags])
-    return status, out
+def _run(module, out, *flags):
+    return module.main(["--out", str(out), "--no-cache", *flags])
 
 
 def _results(out):
-    return json.loads((out / "results.json").read_text())
+    def no_constants(name):  # strict JSON: no NaN, Infinity
+        raise ValueError(name)
+
+    return json.loads((out / "results.json").read_text(), parse_constant=no_constants)
+
+
+def _one_line(capsys, *parts):
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert all(part in err for part in parts), err
+    return err
+
+
+def _previous_run(out):
+    """An --out that a previous run filled: its files, with contents to recognise them by."""
+    out.mkdir(parents=True)
+    for name in FILES:
+        (out / name).write_text(f"previous {name}")
+    return {name: f"previous {name}" for name in FILES}
+
+
+def _contents(out):
+    return {p.name: p.read_text() for p in out.iterdir()}
+
+
+def _no_staging_left(root):
+    assert not [p for p in root.rglob(".jlinnet-staging-*")]
 
 
 def test_linear_default_run_restores_the_line(tmp_path, capsys):
-    status, out = _run(linear, tmp_path)
-    assert status == 0
-    assert {p.name for p in out.iterdir()} == FILES
-    assert all((out / name).read_bytes()[:4] == b"\x89PNG" for name in FILES - {"results.json"})
+    out = tmp_path / "out"
+    assert _run(linear, out) == 0
+    assert sorted(p.name for p in out.iterdir()) == FILES
+    assert all((out / name).read_bytes()[:4] == b"\x89PNG" for name in FILES[:2])
     results = _results(out)
     assert KEYS | {"affine_map"} <= set(results)
     assert results["final_error"] < 1e-2  # the tutorial: 100 steps restore the line
@@ -37,22 +75,22 @@ def test_linear_default_run_restores_the_line(tmp_path, capsys):
     assert results["max_param_difference"] < 1e-5
     printed = capsys.readouterr().out
     assert "100/100" in printed and "learned affine map" in printed
+    assert f"wrote {out / 'before_after.png'}" in printed
+    _no_staging_left(tmp_path)
 
 
 def test_same_flags_write_the_same_results(tmp_path):
     flags = ("--steps", "30", "--rng", "jax", "--seed", "7", "--batch-size", "4")
-    _, a = _run(linear, tmp_path, *flags, name="a")
-    _, b = _run(linear, tmp_path, *flags, name="b")
-    assert (a / "results.json").read_bytes() == (b / "results.json").read_bytes()
-    assert _results(a)["rng"] == "jax" and _results(a)["seed"] == 7
+    assert _run(linear, tmp_path / "a", *flags) == 0 and _run(linear, tmp_path / "b", *flags) == 0
+    assert (tmp_path / "a/results.json").read_bytes() == (tmp_path / "b/results.json").read_bytes()
+    assert _results(tmp_path / "a")["rng"] == "jax" and _results(tmp_path / "a")["seed"] == 7
 
 
 @pytest.mark.parametrize("flags", [(), ("--batch-size", "999", "--steps", "300", "--lr", "0.1"),
                                    ("--rng", "jax", "--steps", "50")])
 def test_sine_never_beats_its_least_squares_line(tmp_path, flags):
-    status, out = _run(sine, tmp_path, *flags)
-    assert status == 0
-    results = _results(out)
+    assert _run(sine, tmp_path, *flags) == 0
+    results = _results(tmp_path)
     assert KEYS | {"activation", "affine_map", "least_squares"} <= set(results)
     line = results["least_squares"]
     assert abs(line["w"] - 0.6896) < 1e-3 and abs(line["b"] - 5) < 1e-3
@@ -64,69 +102,341 @@ def test_sine_never_beats_its_least_squares_line(tmp_path, flags):
 def test_sine_with_an_activation_beats_the_line(tmp_path):
     flags = ("--activation", "tanh", "--hidden", "16", "--steps", "2000", "--batch-size", "32",
              "--lr", "0.05")
-    status, out = _run(sine, tmp_path, *flags)
-    assert status == 0
-    results = _results(out)
+    assert _run(sine, tmp_path, *flags) == 0
+    results = _results(tmp_path)
     assert results["activation"] == "tanh" and "affine_map" not in results
     assert results["final_error"] < 0.5 * results["least_squares"]["error"]
     assert results["max_param_difference"] < 1e-3  # manual_grads applies tanh' like jax.grad
 
 
-@pytest.mark.parametrize(
-    "module, flags, message",
-    [
-        (linear, ("--steps", "0"), "--steps must be >= 1, got 0"),
-        (linear, ("--hidden", "0"), "--hidden must be >= 1, got 0"),
-        (linear, ("--batch-size", "0"), "--batch-size must be >= 1"),
-        (sine, ("--batch-size", "1000"), "smaller than the grid's 1000 points, got 1000"),
-        (sine, ("--lr", "inf"), "--lr must be a finite number > 0, got inf"),
-        (linear, ("--lr", "-0.1"), "--lr must be a finite number > 0, got -0.1"),
-        (sine, ("--activation", "elu"), "argument --activation: invalid choice: 'elu'"),
-    ],
-)
-def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, module, flags, message):
-    status, out = _run(module, tmp_path, *flags)
-    assert status == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1 and "Traceback" not in err
-    assert not out.exists()
+def test_1_a_failed_run_never_removes_files_it_did_not_write(tmp_path, monkeypatch, capsys):
+    # Run A makes --out's folders; while it trains, run B fills --out; then A diverges.
+    out = tmp_path / "made" / "by" / "runs"
+    real = _routes.whole_run
+
+    def whole_run(args, *rest, **kwargs):
+        if args.lr == 0.75:  # run A: run B to the end first
+            assert _run(linear, out, *TINY) == 0
+        return real(args, *rest, **kwargs)
+
+    monkeypatch.setattr(_routes, "whole_run", whole_run)
+    assert _run(linear, out, *TINY, "--lr", "0.75") == 1
+    assert sorted(p.name for p in out.iterdir()) == FILES and _results(out)["lr"] == 0.01
+    _one_line(capsys, "not finite")
+    _no_staging_left(tmp_path)
 
 
-def test_a_diverging_run_names_the_step_and_leaves_nothing(tmp_path, capsys):
-    flags = ("--hidden", "64", "--batch-size", "32", "--lr", "10", "--steps", "2000")
-    status, out = _run(linear, tmp_path, *flags, name="made/by/run")
-    assert status == 1
-    err = capsys.readouterr().err
-    assert "non-finite at step" in err and "smaller --lr" in err and err.count("\n") == 1
-    assert not (tmp_path / "made").exists()
+def test_1_of_two_runs_on_one_out_the_last_to_publish_wins_whole(tmp_path, monkeypatch):
+    alone, out = tmp_path / "alone", tmp_path / "out"
+    assert _run(linear, alone, *TINY, "--seed", "1") == 0
+    real = _routes.whole_run
+
+    def whole_run(args, *rest, **kwargs):
+        if args.seed == 1:  # run A: run B (seed 2) publishes while A trains
+            assert _run(linear, out, *TINY, "--seed", "2") == 0
+        return real(args, *rest, **kwargs)
+
+    monkeypatch.setattr(_routes, "whole_run", whole_run)
+    assert _run(linear, out, *TINY, "--seed", "1") == 0
+    for name in FILES:  # A's three files, not a mix with B's
+        assert (out / name).read_bytes() == (alone / name).read_bytes(), name
 
 
-def test_a_failed_run_keeps_what_was_already_in_out(tmp_path):
+def test_1_concurrent_publishes_leave_one_run_s_files(tmp_path):
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "notes.txt").write_text("mine")
-    status, _ = _run(sine, tmp_path, "--lr", "10", "--hidden", "64", "--batch-size", "32",
-                     "--steps", "500")
-    assert status == 1
-    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    for round_ in range(20):
+        stages = [_cli.Staged(out).__enter__() for _ in "AB"]
+        for tag, staged in zip("AB", stages):
+            for name in FILES:
+                (staged / name).write_text(f"{tag}{round_}")
+        start = threading.Barrier(2)
+        threads = [threading.Thread(target=lambda s=s: (start.wait(), s.publish())) for s in stages]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for staged in stages:
+            staged.__exit__(None, None, None)
+        assert len(set(_contents(out).values())) == 1  # all A's or all B's
+    _no_staging_left(tmp_path)
 
 
-def test_an_unwritable_out_is_one_line_before_training(tmp_path, capsys):
+def test_2_a_diverged_run_is_a_failure_and_json_is_strict(tmp_path, capsys):
+    # The full-grid error overflows (the map is y = 3.2e22 x + 4.6e22) while every batch
+    # loss and parameter is finite.
+    assert _run(linear, tmp_path / "out", "--steps", "5", "--lr", "0.75") == 1
+    _one_line(capsys, "final_error", "is not finite", "try a smaller --lr than 0.75")
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ValueError):
+        _cli.write_json(tmp_path / "x.json", {"final_error": float("inf")})
+
+
+def _fail_on_second(monkeypatch, target, name, error, root):
+    """Makes the second call of `target.name` on a file under `root` write half of it (the
+    figure; or add to the staged file), then raise `error`."""
+    real, calls = getattr(target, name), []
+
+    def fake(*args, **kwargs):
+        path = str(args[1] if name == "savefig" else args[0])
+        if path.startswith(str(root)):
+            calls.append(path)
+        if len(calls) == 2:
+            with open(path, "ab") as f:
+                f.write(b"half")
+            raise error
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, fake)
+
+
+@pytest.mark.parametrize("where", ["savefig", "replace"])  # writing, or publishing
+@pytest.mark.parametrize("error, status, message", [
+    (OSError(errno.ENOSPC, "No space left on device"), 1, "No space left on device"),
+    (KeyboardInterrupt(), 130, "interrupted"),  # Ctrl-C, in-process
+])
+def test_3_a_run_cut_short_leaves_out_as_it_was(tmp_path, monkeypatch, capsys, where, error,
+                                                status, message):
+    out = tmp_path / "out"
+    previous = _previous_run(out)
+    _fail_on_second(monkeypatch, Figure if where == "savefig" else os, where, error, tmp_path)
+    assert _run(linear, out, *TINY) == status
+    _one_line(capsys, message, "nothing was written")
+    assert _contents(out) == previous
+    _no_staging_left(tmp_path)
+
+
+def test_3_a_full_disk_leaves_out_as_it_was(tmp_path, capsys):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root); the monkeypatched cases stand in")
+    try:
+        previous = _previous_run(disk / "out")
+        _fill(disk, leave=40_000)  # less than the figures take
+        assert _run(linear, disk / "out", *TINY) == 1
+        _one_line(capsys, "No space left on device")
+        assert _contents(disk / "out") == previous
+        _no_staging_left(disk)
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+def _fill(disk, leave):
+    """Fills the filesystem of `disk` but for about `leave` bytes."""
+    with open(disk / "filler", "wb") as f, contextlib.suppress(OSError):
+        f.write(b"\0" * (os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize - leave))
+
+
+def test_4_an_overflow_in_the_last_update_is_step_S(tmp_path, capsys):
+    assert _run(linear, tmp_path, "--steps", "1", "--lr", "4.3e37") == 1
+    err = _one_line(capsys, "the update of step 1 of 1 made the parameters non-finite")
+    assert "step 2" not in err
+
+
+@pytest.mark.parametrize("flags", [("--hidden", "3000000"), ("--steps", "1000000000")])
+def test_5_a_run_that_cannot_fit_is_refused_before_compiling(tmp_path, monkeypatch, capsys,
+                                                              flags):
+    monkeypatch.setattr(_cli, "free_memory", lambda: 4 * 2**30)
+    monkeypatch.setattr(_routes, "_whole_run", None)  # nothing may be compiled
+    assert _run(linear, tmp_path / "out", *flags) == 1
+    _one_line(capsys, "this run needs about", "GiB of memory and 4.0 GiB is free", "try fewer")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("error", [MemoryError(), RuntimeError("RESOURCE_EXHAUSTED: 12 GB")])
+def test_5_running_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys, error):
+    def whole_run(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(_routes, "whole_run", whole_run)
+    assert _run(sine, tmp_path / "out", *TINY) == 1
+    _one_line(capsys, "out of memory", "try fewer --steps or a smaller --hidden")
+
+
+def test_5_a_loss_curve_too_long_to_draw_is_one_line(tmp_path, monkeypatch, capsys):
+    from jlinnet import plot
+
+    def loss_curve(*args, **kwargs):
+        raise OverflowError("Exceeded cell block limit in Agg.")
+
+    monkeypatch.setattr(plot, "loss_curve", loss_curve)
+    assert _run(linear, tmp_path / "out", *TINY) == 1
+    _one_line(capsys, "too many points for matplotlib to draw; try fewer --steps")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _experiment(*flags, cwd, env=os.environ, **popen):
+    """`python -m experiments.linear FLAGS` in `cwd`, as installed (no PYTHONPATH)."""
+    env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+    return subprocess.Popen([sys.executable, "-m", "experiments.linear", *flags], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+
+
+def test_5_a_run_too_big_for_ulimit_v_is_refused_not_hung(tmp_path):
+    # As the issue ran it: `ulimit -v 6000000` (a shell, as preexec_fn is unsafe with threads).
+    run = subprocess.run(["sh", "-c", 'ulimit -v 6000000 && exec "$0" "$@"', sys.executable, "-m",
+                          "experiments.linear", "--rng", "jax", "--steps", "1000000000"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and run.stderr.count("\n") == 1, run.stderr
+    assert "this run needs about 1443.8 GiB of memory" in run.stderr
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_6_a_signal_is_one_line_130_and_out_as_it_was(tmp_path, stop):
+    out = tmp_path / "out"
+    previous = _previous_run(out)
+    run = _experiment("--out", str(out), "--steps", "5", "--no-cache", cwd=tmp_path)
+    while not list(out.glob(".jlinnet-staging-*")) and run.poll() is None:
+        time.sleep(0.005)
+    time.sleep(0.2)  # importing JAX
+    run.send_signal(stop)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 130, err
+    assert err == f"python -m experiments.linear: interrupted ({stop.name}); nothing was written\n"
+    assert _contents(out) == previous
+    _no_staging_left(tmp_path)
+
+
+STOP_AT = """
+import os, signal, sys
+from experiments import _cli
+
+def main():
+    with _cli.Staged(sys.argv[1]) as out:
+        (out / "a.txt").write_text("new")
+        if sys.argv[2] in ("before", "ignored"):
+            os.kill(os.getpid(), signal.SIGINT if sys.argv[2] == "ignored" else signal.SIGTERM)
+        out.publish()
+        if sys.argv[2] == "after":
+            os.kill(os.getpid(), signal.SIGTERM)
+    return 0
+
+_cli.script(main)
+"""
+
+
+@pytest.mark.parametrize("when, status, contents", [
+    ("before", 130, "old"), ("after", 0, "new"),
+    ("ignored", 0, "new"),  # started with SIGINT ignored, as `cmd &` in a shell script is
+])
+def test_6_a_stop_counts_until_publishing_begins(tmp_path, when, status, contents):
+    (tmp_path / "a.txt").write_text("old")
+    run = subprocess.run(["sh", "-c", 'trap "" INT; exec "$0" "$@"', sys.executable, "-c",
+                          STOP_AT, str(tmp_path), when], capture_output=True, text=True, timeout=60)
+    assert run.returncode == status, run.stderr
+    assert run.stderr == ("-c: interrupted (SIGTERM); nothing was written\n" if status else "")
+    assert _contents(tmp_path) == {"a.txt": contents}
+
+
+BAD_FLAGS = [
+    (linear, ("--steps", "0"), "argument --steps: must be an integer >= 1, got '0'"),
+    (linear, ("--hidden", "0"), "argument --hidden: must be an integer >= 1, got '0'"),
+    (linear, ("--batch-size", "0"), "argument --batch-size: must be an integer in [1, 999]"),
+    (sine, ("--batch-size", "1000"), "argument --batch-size: must be an integer in [1, 999]"),
+    (sine, ("--lr", "inf"), "argument --lr: must be a finite number > 0, got 'inf'"),
+    (linear, ("--lr", "-0.1"), "argument --lr: must be a finite number > 0, got '-0.1'"),
+    (linear, ("--seed", "4294967296"), "argument --seed: must be an integer in [0, 2**32)"),
+    (sine, ("--activation", "elu"), "argument --activation: invalid choice: 'elu'"),
+    (linear, ("--out", ""), "argument --out: must be a path, got ''"),  # case 7
+    (sine, ("--out", "{file}/sub"), "--out: cannot write into {file}/sub (Not a directory)"),
+    (tutorial_numpy, ("--hidden", "0"), "argument --hidden: must be an integer >= 1"),  # case 9
+    (tutorial_numpy, ("--steps", "-5"), "argument --steps: must be an integer >= 1, got '-5'"),
+    (tutorial_numpy, ("--lr", "nan"), "argument --lr: must be a finite number > 0, got 'nan'"),
+    (tutorial_numpy, ("--batch-size", "1000"), "argument --batch-size: must be an integer in"),
+    (tutorial_numpy, ("--out", "{file}"), "--out: cannot write into {file} (Not a directory)"),
+    (benchmark, ("--k", "0"), "argument --k: must be an integer >= 1, got '0'"),
+    (benchmark, ("--repeats", "x"), "argument --repeats: must be an integer >= 1, got 'x'"),
+    (benchmark, ("--json", ""), "argument --json: must be a path, got ''"),
+    (benchmark, ("--json", "{dir}"), "argument --json: {dir} is a folder; give a file name"),
+    (benchmark, ("--json", "{file}/b.json"), "--json: cannot write into {file} (Not a directory)"),
+]
+
+
+@pytest.mark.parametrize("module, flags, message", BAD_FLAGS)
+def test_7_9_bad_flags_exit_2_with_one_line_before_any_work(tmp_path, monkeypatch, capsys,
+                                                             module, flags, message):
+    names = dict(file=tmp_path / "file", dir=tmp_path)
     (tmp_path / "file").write_text("")
-    status = linear.main(["--out", str(tmp_path / "file" / "sub"), "--no-cache"])
-    assert status == 1
-    err = capsys.readouterr().err
-    assert err.startswith("python -m experiments.linear: error: --out ") and err.count("\n") == 1
+    monkeypatch.setattr(_routes, "whole_run", None)  # no work may start
+    monkeypatch.setattr(benchmark, "measure", None)
+    flags = [flag.format(**names) for flag in flags]
+    if module is not benchmark and "--out" not in flags:
+        flags += ["--out", str(tmp_path / "out")]
+    assert module.main(flags) == 2
+    _one_line(capsys, f"python -m experiments.{module.__name__.split('.')[-1]}: error: ",
+              message.format(**names))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
-def test_a_run_compiles_once_and_a_second_run_loads_it_from_the_cache(tmp_path):
-    env = dict(os.environ, JLINNET_CACHE_DIR=str(tmp_path / "cache"), JAX_LOG_COMPILES="1")
-    out = str(tmp_path / "o")
-    cmd = [sys.executable, "-m", "experiments.linear", "--steps", "10", "--out", out]
-    first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert first.returncode == 0, first.stderr
-    assert first.stderr.count("Finished XLA compilation") == 1, first.stderr  # one program
-    assert any((tmp_path / "cache").iterdir())  # ... and it was stored
-    second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert second.returncode == 0 and second.stdout == first.stdout
-    assert "Persistent compilation cache hit" in second.stderr
+def test_9_tutorial_numpy_fails_a_diverged_run_and_writes_its_figure_whole(tmp_path, capsys):
+    assert tutorial_numpy.main(["--lr", "10", "--out", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err.endswith("error: the run diverged; try a smaller --lr than 10\n")
+    assert tutorial_numpy.main(["--out", str(tmp_path / "out")]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["before_after.png"]
+
+
+@pytest.mark.parametrize("module, files", [
+    (linear, FILES), (sine, FILES), (tutorial_numpy, ["before_after.png"]), (benchmark, ["JSON"])
+])
+def test_9_help_names_the_files_and_describes_every_flag(capsys, module, files):
+    assert module.main(["--help"]) == 0
+    text = capsys.readouterr().out
+    assert all(name in text for name in files) and "Exit status: 0 done, 1" in text
+    options = text.split("options:\n")[1].split("\n\n")[0].splitlines()
+    for i, line in enumerate(options):  # "  --flag VALUE   what it is" or the what on the next line
+        if line.startswith("  -"):
+            assert "  " in line.strip() or options[i + 1].startswith(" " * 8), line
+
+
+@pytest.fixture
+def cache_config():
+    """Puts JAX's compilation cache settings back as they were."""
+    names = ("jax_compilation_cache_dir", "jax_enable_compilation_cache",
+             "jax_persistent_cache_min_compile_time_secs")
+    saved = {name: getattr(jax.config, name) for name in names}
+    yield
+    for name, value in saved.items():
+        jax.config.update(name, value)
+
+
+def test_8_a_nearly_full_disk_gets_no_cache_entry(tmp_path, monkeypatch, cache_config):
+    monkeypatch.setattr(_cli.shutil, "disk_usage", lambda path: SimpleNamespace(free=10**6))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert _cli.use_compilation_cache() is None
+    assert not jax.config.jax_compilation_cache_dir  # nothing turned on
+
+
+def test_8_jax_compilation_cache_dir_is_honoured(tmp_path, cache_config):
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path / "mine"))
+    jax.config.update("jax_enable_compilation_cache", True)
+    assert _cli.use_compilation_cache() == tmp_path / "mine"
+    assert _cli.use_compilation_cache(off=True) is None
+    assert not jax.config.jax_enable_compilation_cache
+
+
+def test_8_10_from_any_folder_a_run_compiles_once_and_a_second_loads_it(tmp_path):
+    # Run from tmp_path, with the package as installed (case 10), and with JAX's own cache
+    # variable (case 8); if this machine can mount a tmpfs, the cache is on a full disk.
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    full = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
+                          capture_output=True).returncode == 0
+    if full:
+        _fill(disk, leave=10_000)  # less than the entry: JAX alone would write a truncated one
+    env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(disk / "cache"), JAX_LOG_COMPILES="1")
+    try:
+        runs = [_experiment("--steps", "10", "--out", "o", cwd=tmp_path, env=env).communicate()
+                for _ in range(2)]
+        assert runs[0][1].count("Finished XLA compilation") == 1, runs[0][1]  # one program
+        assert runs[0][0] == runs[1][0] and "o/loss.png, o/results.json\n" in runs[0][0]
+        assert not any("persistent compilation cache entry" in err for _, err in runs)
+        entries = list((disk / "cache").glob("*-cache")) if (disk / "cache").exists() else []
+        if full:  # skipped: nothing written, nothing to warn about later
+            assert not entries and runs[1][1].count("Finished XLA compilation") == 1
+        else:
+            assert entries and "Persistent compilation cache hit" in runs[1][1]
+    finally:
+        if full:
+            subprocess.run(["umount", str(disk)], check=True)
