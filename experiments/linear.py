@@ -4,14 +4,17 @@ The tutorial's first experiment, `trainNet(2, steps=100, batchsize=1)`: trains t
 network twice from the same start and batches, by its hand-written backprop (`Net`)
 and by jax.grad + optax (its `trainNetPL`), then prints the full-grid error J before
 and after and the learned affine map against the true one, y = 2x + 3. Writes
-before_after.png, loss.png and results.json into --out.
+before_after.png, loss.png, losses.npz, network.npz and results.json
+into --out.
 """
 
 from experiments import _cli
 
 WRITES = ("Writes into --out, all together once the run has succeeded: before_after.png (the"
-          " tutorial's Figure 2), loss.png (the batch error J per step, both routes) and"
-          " results.json (the flags and the numbers printed).")
+          " tutorial's Figure 2), loss.png (the batch error J per step, both routes),"
+          " losses.npz (those losses, arrays manual_grads and autodiff_grads), network.npz (the"
+          " trained network: jlinnet.load reads it) and results.json (the flags, the numbers"
+          " printed, and these files' names).")
 
 
 def main(argv=None):

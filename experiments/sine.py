@@ -5,14 +5,18 @@ affine map (`affine_map`), so it can at best reach the least-squares line, fitte
 here in closed form on the same grid; the run prints both maps and their full-grid
 errors J. With --activation between the layers the network is no longer affine and
 restores the sine, e.g. `--activation tanh --hidden 16 --steps 20000 --batch-size 32
---lr 0.05`. Writes before_after.png, loss.png and results.json into --out.
+--lr 0.05`. Writes before_after.png, loss.png, losses.npz, network.npz and results.json
+into --out.
 """
 
 from experiments import _cli
 
 WRITES = ("Writes into --out, all together once the run has succeeded: before_after.png (the"
           " tutorial's Figure 4, with the least-squares line), loss.png (the batch error J per"
-          " step, both routes) and results.json (the flags and the numbers printed).")
+          " step, both routes, with the least-squares line's J as a floor),"
+          " losses.npz (those losses, arrays manual_grads and autodiff_grads), network.npz (the"
+          " trained network: jlinnet.load reads it) and results.json (the flags, the numbers"
+          " printed, and these files' names).")
 
 
 def main(argv=None):
@@ -54,7 +58,8 @@ def _run(argv):
         record = _routes.record(args, "2 sin x + 5", run, activation=args.activation)
         title = "f(x) = 2 sin x + 5" + (f", {activation} between the layers" if activation else "")
         reference = {"least-squares line": run["xs"] @ ls_w + ls_b[None, :]}
-        _routes.save(out, run, record, title, reference)
+        floor = (ls_error, "least-squares line, full-grid J")
+        _routes.save(out, run, record, title, reference, floor)
         print("wrote " + ", ".join(str(path) for path in out.publish()))
     return 0
 
