@@ -1,5 +1,7 @@
 """Sweeps: each cell of the table against the network trained alone; one program for any
-rates, targets and weights of the same shapes; diverged networks as data."""
+rates, targets and weights of the same shapes; diverged networks as data; the experiment."""
+
+import json
 
 import chex
 import jax
@@ -8,6 +10,7 @@ import optax
 import pytest
 
 import jlinnet as jl
+from experiments import sweep
 
 X = jl.grid()
 Y = jl.linear_target(X)
@@ -117,3 +120,54 @@ def _sweep_with(lrs):
 def test_rejects(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def _strict(text):
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_experiment_writes_its_table_and_states_its_findings(tmp_path, capsys):
+    out = tmp_path / "out"
+    flags = ["--hidden", "2", "--seeds", "2", "--lrs", "3", "--lr-min", "1e-2", "--lr-max", "10",
+             "--steps", str(S), "--activation", "tanh", "none", "--rng", "jax"]
+    assert sweep.main(["--out", str(out), "--no-cache", *flags]) == 0
+    assert {p.name for p in out.iterdir()} == {"sweep.png", "sweep_sine.png", "results.json"}
+    assert (out / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+    results = _strict((out / "results.json").read_text())
+    assert results["hidden"] == [2] and results["seeds"] == [4321, 4322]
+    assert [(g["target"], g["activation"]) for g in results["grids"]] == [
+        ("2x + 3", "none"), ("2 sin x + 5", "tanh"), ("2 sin x + 5", "none")]
+    line = results["least_squares_J"]
+    assert abs(line - 0.3309) < 1e-4
+    for g in results["grids"]:
+        errors, diverged = np.array(g["errors"], float), np.array(g["diverged"])
+        assert errors.shape == diverged.shape == (3, 2)
+        np.testing.assert_array_equal(np.isnan(errors), diverged)  # null exactly where diverged
+        assert diverged[-1].all()  # lr 10 diverges
+        if g["target"] == "2 sin x + 5" and g["activation"] == "none":
+            assert np.nanmin(errors) >= line * (1 - 1e-5)  # never below the line
+    assert results["findings"]["sine_linear_below_line"] is False
+    printed = capsys.readouterr().out
+    edge = results["grids"][0]["divergence_lr"]
+    assert "findings:" in printed and f"starts at lr {edge:.3g} for hidden 2" in printed
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--hidden", "2", "0"], "--hidden sizes must be >= 1"),
+    (["--lrs", "0"], "--lrs must be >= 1, got 0"),
+    (["--lr-min", "-1"], "--lr-min must be a finite number > 0, got -1.0"),
+    (["--lr-max", "1e-5"], "--lr-max must be larger than --lr-min"),
+    (["--seed", str(2**32 - 1), "--seeds", "2"], "must lie in [0, 2**32)"),
+    (["--activation", "elu"], "argument --activation: invalid choice: 'elu'"),
+    (["--coordinator", "localhost"], "--coordinator must be HOST:PORT, got 'localhost'"),
+    (["--num-processes", "2", "--process-id", "2"], "--process-id must be in [0, --num-proc"),
+])
+def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, flags, message):
+    out = tmp_path / "out"
+    assert sweep.main(["--out", str(out), *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
