@@ -29,12 +29,12 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh
 from jax.typing import ArrayLike
 
-from jlinnet import checks
+from jlinnet import checks, model
 from jlinnet.backprop import autodiff_grads
 from jlinnet.data import batch_starts
 from jlinnet.loss import mse
 from jlinnet.many import default_chunk, train_many
-from jlinnet.model import Activation, Net, Network, check_activation, forward, init_mlp
+from jlinnet.model import Activation, Net, Network, forward, init_mlp
 from jlinnet.training import Grads, with_hyperparams
 from jlinnet.tutorial import tutorial_setup
 
@@ -98,7 +98,7 @@ def seed_networks(
         return jax.tree.map(lambda *a: np.stack(a), *runs)  # on the host: nothing to compile
     if rng != "jax":
         raise ValueError(f"rng must be 'jax' or 'tutorial', got {rng!r}")
-    check_activation(activation)
+    model.check_activation(activation)
     net, starts = _jax_networks(np.asarray(seeds, np.uint32), tuple(sizes), steps, batchsize, n)
     return Net(net.layers, activation), starts  # the weights do not depend on it: one program
 
@@ -153,7 +153,7 @@ def train_sweep(
     lrs = np.asarray(lrs)
     if lrs.ndim != 1 or not lrs.size or not np.all(np.isfinite(lrs) & (lrs > 0)):
         raise ValueError(f"lrs must be (L,) positive finite learning rates, got {lrs}")
-    n_seeds = np.shape(jax.tree.leaves(net)[0])[0] if jax.tree.leaves(net) else 0
+    n_seeds = _check(net, optimizer)
     k = len(lrs) * n_seeds
     devices = 1 if mesh is None else mesh.size
     per_device = -(-k // devices)
@@ -169,6 +169,29 @@ def train_sweep(
     shape = (len(lrs), n_seeds)
     return Sweep(lrs, errors.reshape(shape), nonfinite.reshape(shape),
                  losses.reshape(*shape, -1))
+
+
+def _check(net, optimizer) -> int:
+    """The number of seeds of `net`, after checking it is one network per seed and that
+    `optimizer` takes its rate as state."""
+    try:
+        model.unpack(net)
+    except (TypeError, ValueError):
+        pass
+    else:
+        raise ValueError("net looks like one network (w: (in, out)), but train_sweep needs one per"
+                         " seed, every leaf with a leading axis `seeds`: jl.seed_networks(seeds,"
+                         " sizes, ...), or jax.tree.map(lambda a: a[None], net) for one seed")
+    shapes = [np.shape(a) for a in jax.tree.leaves(net)]
+    if not shapes or min(map(len, shapes)) < 2 or len({s[0] for s in shapes}) > 1:
+        raise ValueError(f"net must be one network per seed, every leaf with the same leading"
+                         f" axis `seeds` (jl.seed_networks), got leaf shapes {shapes}")
+    state = jax.eval_shape(optimizer.init, jax.tree.map(lambda a: a[0], net))
+    if "learning_rate" not in getattr(state, "hyperparams", {}):
+        raise TypeError("optimizer must take its learning rate as state:"
+                        " optax.inject_hyperparams(optax.sgd)(learning_rate=0.01) (jl.SWEEP_SGD)"
+                        " or another inject_hyperparams optimizer with a learning_rate")
+    return shapes[0][0]
 
 
 @partial(jax.jit, static_argnames=("pad", "batchsize", "optimizer", "grads", "mesh", "chunk"))
@@ -225,19 +248,14 @@ def lr_range(sweep: Sweep, below: float, q: float = 0.5) -> tuple[float, float] 
       (smallest lr, largest lr) of that run, or None if no rate passes.
     """
     order = np.argsort(sweep.lrs)
-    ok = seed_quantile(sweep, q)[order] < below
-    best, start = None, None
-    for i, passed in enumerate([*ok, False]):
-        if passed and start is None:
-            start = i
-        elif not passed and start is not None:
-            if best is None or i - start > best[1] - best[0]:
-                best = (start, i)
-            start = None
-    if best is None:
+    ok = np.concatenate([[0], seed_quantile(sweep, q)[order] < below, [0]])
+    edges = np.flatnonzero(np.diff(ok))  # where runs of passing rates start and end
+    if not edges.size:
         return None
+    first, end = edges[::2], edges[1::2]
+    widest = np.argmax(end - first)  # the first of the widest
     lrs = sweep.lrs[order]
-    return float(lrs[best[0]]), float(lrs[best[1] - 1])
+    return float(lrs[first[widest]]), float(lrs[end[widest] - 1])
 
 
 def divergence_lr(sweep: Sweep, fraction: float = 0.0) -> float | None:

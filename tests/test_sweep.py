@@ -102,15 +102,21 @@ def test_the_widest_passing_run_wins():
     assert jl.lr_range(table, below=0.5) == (3.0, 4.0)
 
 
-def _sweep_with(lrs):
+def _sweep_with(lrs, **changes):
     net, starts = jl.seed_networks([0, 1], (1, 2, 1), S, 1, rng="tutorial")
-    return jl.train_sweep(net, X, Y, starts, lrs, batchsize=1)
+    kw = dict(net=net, xs=X, ys=Y, starts=starts, lrs=lrs, batchsize=1) | changes
+    return jl.train_sweep(**kw)
 
 
 @pytest.mark.parametrize("call, error, match", [
     (lambda: _sweep_with([[0.1]]), ValueError, r"lrs must be \(L,\) positive finite"),
     (lambda: _sweep_with([0.1, np.nan]), ValueError, r"lrs must be \(L,\) positive finite"),
     (lambda: _sweep_with([]), ValueError, r"lrs must be \(L,\) positive finite"),
+    (lambda: _sweep_with(LRS, net=jl.init_mlp(jax.random.key(0))), ValueError,
+     "net looks like one network .* train_sweep needs one per seed"),
+    (lambda: _sweep_with(LRS, net=()), ValueError, "net must be one network per seed"),
+    (lambda: _sweep_with(LRS, optimizer=optax.sgd(0.1)), TypeError,
+     "optimizer must take its learning rate as state"),
     (lambda: jl.seed_networks([], (1, 2, 1), S, 1), ValueError, "seeds must be a non-empty"),
     (lambda: jl.seed_networks([2**32], (1, 2, 1), S, 1), ValueError, r"in \[0, 2\*\*32\)"),
     (lambda: jl.seed_networks([-1], (1, 2, 1), S, 1), ValueError, r"seeds\[0\] must be >= 0"),
