@@ -253,6 +253,7 @@ def _json(value):
 def _save(out, args, seeds, tables, findings):
     """Writes sweep.png (2x + 3), sweep_sine.png and results.json (strict JSON) into `out`."""
     import jlinnet as jl
+    from jlinnet import plot
 
     lrs = next(iter(tables.values())).lrs
     curves = {}
@@ -262,11 +263,15 @@ def _save(out, args, seeds, tables, findings):
     goal = (GOAL, f"J = {GOAL:g}")
     floor = (findings["least_squares_J"], "least-squares line")
     title = f"{len(seeds)} seeds, {args.steps} steps, batch {args.batch_size}"
-    written = [out.write_figure("sweep.png", _figure(lrs, curves["2x + 3"], goal=goal,
-                                                     title=f"f(x) = 2x + 3: {title}"))]
+    figures = {"sweep.png": plot.sweep(lrs, curves["2x + 3"], goal=goal,
+                                       title=f"f(x) = 2x + 3: {title}")}
     if "2 sin x + 5" in curves:
-        written.append(out.write_figure("sweep_sine.png", _figure(
-            lrs, curves["2 sin x + 5"], floor=floor, title=f"f(x) = 2 sin x + 5: {title}")))
+        figures["sweep_sine.png"] = plot.sweep(lrs, curves["2 sin x + 5"], floor=floor,
+                                               title=f"f(x) = 2 sin x + 5: {title}")
+    for fig in figures.values():  # J above 100 (about to diverge: up to 1e38) off the chart
+        j_axis = fig.axes[0]
+        j_axis.set_ylim(top=min(j_axis.get_ylim()[1], 1e2))
+    written = [out.write_figure(name, fig) for name, fig in figures.items()]
     record = dict(
         steps=args.steps, batch_size=args.batch_size, rng=args.rng, seeds=seeds, lrs=lrs,
         hidden=args.hidden, goal=GOAL, least_squares_J=findings["least_squares_J"],
@@ -280,38 +285,6 @@ def _save(out, args, seeds, tables, findings):
     text = json.dumps(_json(record), allow_nan=False)
     written.append(out.write("results.json", lambda tmp: Path(tmp).write_text(text + "\n")))
     print("wrote " + ", ".join(str(p) for p in written))
-
-
-def _figure(lrs, errors, *, floor=None, goal=None, title=None):
-    """Final J against the learning rate: median and middle half over seeds, per label.
-
-    A stand-in with the arguments of `jlinnet.plot.sweep` (branch `plot`), to be
-    replaced by it: errors {label: (L, seeds)}, NaN/inf where a network diverged; a
-    dotted vertical line per label where divergence starts; floor/goal (J, label).
-    """
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7.5, 4.5), layout="constrained")
-    ax = fig.subplots()
-    for label, j in errors.items():
-        rows = [r[np.isfinite(r)] for r in j]
-        q1, median, q3 = np.array([np.percentile(r, (25, 50, 75)) if r.size else [np.nan] * 3
-                                   for r in rows]).T
-        (curve,) = ax.plot(lrs, median, marker="o", markersize=3, label=label)
-        ax.fill_between(lrs, q1, q3, color=curve.get_color(), alpha=0.2, linewidth=0)
-        edge = lrs[(~np.isfinite(j)).any(axis=1)]
-        if edge.size:
-            ax.axvline(edge.min(), color=curve.get_color(), linestyle=":", linewidth=1)
-    for ref, style in ((floor, "--"), (goal, ":")):
-        if ref is not None:
-            ax.axhline(ref[0], color="black", linestyle=style, linewidth=1.2, label=ref[1])
-    ax.set(xscale="log", yscale="log", xlabel="learning rate", title=title or "",
-           ylabel="final J on the grid (median, middle half)")
-    ax.set_ylim(top=min(ax.get_ylim()[1], 1e3))  # about to diverge: J up to 1e38, off the chart
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5),
-              title="dotted: divergence starts", title_fontsize=8)
-    ax.grid(alpha=0.3, which="both")
-    return fig
 
 
 if __name__ == "__main__":
