@@ -51,8 +51,8 @@ def test_two_processes_give_the_table_of_one_process_with_four_devices(tmp_path)
 
 def test_a_process_that_dies_ends_the_other_with_one_line(tmp_path):
     """Kill the worker (all of it); kill only the coordinator's supervising process."""
-    runs = {victim: _processes(tmp_path / str(victim), _port(), "--timeout", "5")
-            for victim in (1, 0)}
+    runs = {victim: _processes(tmp_path / str(victim), _port(), "--timeout", "4", "--rng",
+                               "tutorial") for victim in (1, 0)}
     killed = {}
     for victim, processes in runs.items():
         assert processes[victim].stdout.readline()  # it has started training
