@@ -59,14 +59,16 @@ def supervise(prog, argv):
 
     Its stdout passes through, but for gloo's "[Gloo] Rank ... connected" lines; its
     stderr is shown when it ends. If JAX ended it (a signal), one line says so instead.
-    A signal to this process reaches the child; if this process dies, so does the child.
+    SIGINT and SIGTERM to this process reach the child; if this process dies, so does
+    the child.
     """
     root = str(Path(__file__).resolve().parent.parent)  # where `experiments` is importable
     path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     env = dict(os.environ, PYTHONPATH=path, **{CHILD_ENV: "1"})
     with tempfile.TemporaryFile() as err:
         child = subprocess.Popen([sys.executable, "-m", f"experiments.{prog}", *argv], env=env,
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                                 start_new_session=True)  # a Ctrl-C reaches it once, from here
         previous = {s: signal.signal(s, lambda s, f: child.send_signal(s))
                     for s in (signal.SIGINT, signal.SIGTERM)}
         try:

@@ -93,8 +93,12 @@ def _run(argv):
         return _distributed.supervise("sweep", sys.argv[1:] if argv is None else argv)
     if not args.distributed:
         return _sweep(args)
-    status = _cli.run_main("sweep", lambda _: _distributed.run(_sweep, args), None)
-    if status:  # the others may be gone: do not wait for them at JAX's exit barrier
+    try:
+        status = _cli.run_main("sweep", lambda _: _distributed.run(_sweep, args), None)
+    except KeyboardInterrupt:
+        print("python -m experiments.sweep: interrupted; the run did not finish", file=sys.stderr)
+        status = 130
+    if status:  # the others may be gone, or wait for us: skip JAX's exit barrier
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)

@@ -50,16 +50,19 @@ def test_two_processes_give_the_table_of_one_process_with_four_devices(tmp_path)
 
 
 def test_a_process_that_dies_ends_the_other_with_one_line(tmp_path):
-    """Kill the worker (all of it); kill only the coordinator's supervising process."""
+    """Kill the worker's JAX process (as an OOM kill would); kill the coordinator's
+    supervising process only (its JAX process must follow it)."""
     runs = {victim: _processes(tmp_path / str(victim), _port(), "--timeout", "4", "--rng",
                                "tutorial") for victim in (1, 0)}
     killed = {}
     for victim, processes in runs.items():
         assert processes[victim].stdout.readline()  # it has started training
-        if victim == 1:
-            os.killpg(processes[victim].pid, signal.SIGKILL)  # the supervisor and its child
+        if victim == 1:  # the child of the command started, which runs the sweep
+            child = subprocess.run(["pgrep", "-P", str(processes[victim].pid)],
+                                   capture_output=True, text=True).stdout.split()
+            os.kill(int(child[0]), signal.SIGKILL)
         else:
-            processes[victim].kill()  # the supervisor only: its child must follow it
+            processes[victim].kill()
         killed[victim] = time.monotonic()
     for victim, processes in runs.items():
         survivor = processes[1 - victim]
@@ -69,7 +72,9 @@ def test_a_process_that_dies_ends_the_other_with_one_line(tmp_path):
         assert err.count("\n") == 1 and "the run did not finish" in err, err
         assert "another process of the run died" in err
         assert waited < 30, f"process {1 - victim} took {waited:.1f} s to end"
-        processes[victim].communicate(timeout=60)  # closes its pipes
+        _, err = processes[victim].communicate(timeout=60)  # and closes its pipes
+        if victim == 1:  # its own supervisor says what happened, in one line too
+            assert err.count("\n") == 1 and "it was stopped by SIGKILL" in err, err
     time.sleep(0.5)
     left = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True)
     assert left.stdout == "", "processes left behind"
