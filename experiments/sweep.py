@@ -196,10 +196,6 @@ def _findings(tables, seeds, line):
                 sine_linear_below_line=bool(linear and min(linear) < line), sine_best=best)
 
 
-def _lrs(pair):
-    return f"[{pair[0]:.3g}, {pair[1]:.3g}]" if pair else "no lr"
-
-
 def _report(findings, steps, n_seeds):
     """Prints one row per grid, then the findings in numbers."""
     grids = findings["grids"]
@@ -208,31 +204,33 @@ def _report(findings, steps, n_seeds):
           f"{'lowest median J':>16}{'lowest J':>10}  {'diverges from lr':>16}{'diverged':>9}")
     for g in grids:
         best = f"{g['best']['J']:.4g}" if g["best"] else "-"
-        ok = _lrs(g["restores"]) if g["restores"] else "none"
+        ok = _lrs(g["restores"])[6:] if g["restores"] else "none"
         print(f"  {g['target']:<12}{g['activation']:<11}{g['hidden']:>6}  {ok:<23}"
               f"{g['lowest_median']:>16.4g}{best:>10}  {_lr(g['divergence_lr']):>16}"
               f"{g['diverged']:>9}")
     line = [g for g in grids if g["target"] == "2x + 3"]
     print("findings:")
     print(f"  2x + 3 restored (J < {GOAL:g}) in {steps} steps: " + "; ".join(
-        f"hidden {g['hidden']}: lr in {_lrs(g['restores'])} for the median seed,"
+        f"hidden {g['hidden']}: {_lrs(g['restores'])} for the median seed,"
         f" {_lrs(g['restores_every_seed'])} for every seed" for g in line))
-    print("  divergence (of one seed or more) starts at lr "
-          + ", ".join(f"{_lr(g['divergence_lr'])} for hidden {g['hidden']}" for g in line))
+    print("  divergence (of one seed or more) starts at " + ", ".join(
+        f"{'lr ' + _lr(g['divergence_lr']) if g['divergence_lr'] else 'no lr'} for hidden"
+        f" {g['hidden']}" for g in line))
     low, ls = findings["sine_linear_lowest_J"], findings["least_squares_J"]
-    if low is not None:
+    if any(g["target"] == "2 sin x + 5" and g["activation"] == "none" for g in grids):
         verdict = "one ends below" if findings["sine_linear_below_line"] else "none ends below"
+        lowest = f"; the lowest is J = {low:.6g}" if low is not None else ""
         print(f"  2 sin x + 5 without activation: of {findings['sine_linear_finite_networks']}"
-              f" networks that stayed finite, {verdict} the least-squares line's J = {ls:.6g};"
-              f" the lowest is J = {low:.6g}")
+              f" networks that stayed finite, {verdict} the least-squares line's J = {ls:.6g}"
+              f"{lowest}")
     for activation, b in findings["sine_best"].items():
+        ratio = f"{ls / b['J']:.3g}x below" if b["J"] < ls else f"{b['J'] / ls:.3g}x above"
         print(f"  2 sin x + 5 with {activation}: the best network ends at J = {b['J']:.4g},"
-              f" {ls / b['J']:.3g}x below the line (hidden {b['hidden']}, lr {b['lr']:.3g},"
-              f" seed {b['seed']})")
+              f" {ratio} the line (hidden {b['hidden']}, lr {b['lr']:.3g}, seed {b['seed']})")
 
 
 def _lrs(pair):
-    return f"[{pair[0]:.3g}, {pair[1]:.3g}]" if pair else "no lr"
+    return f"lr in [{pair[0]:.3g}, {pair[1]:.3g}]" if pair else "no lr"
 
 
 def _lr(lr):
