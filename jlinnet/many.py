@@ -168,12 +168,12 @@ def run_many(net, xs, ys, starts, opt_state=None, *, batchsize, optimizer, grads
     k, starts = check_many(net, starts, opt_state, mesh, chunk)
     xs = checks.array("xs", xs, ndim=2)
     batchsize = check_settings(xs.shape[0], batchsize, optimizer, grads)
+    if opt_state is None:  # before placing: a state made from placed weights is not split
+        opt_state = jax.vmap(optimizer.init)(net)
     if mesh is not None:  # place the inputs where they run: K split, the grid everywhere
         split, every = NamedSharding(mesh, P(mesh.axis_names)), NamedSharding(mesh, P())
         net, starts, opt_state = jax.device_put((net, starts, opt_state), split)
         xs, ys = jax.device_put((xs, ys), every)
-    if opt_state is None:
-        opt_state = jax.vmap(optimizer.init)(net)
     if chunk is None:
         platform = jax.default_backend() if mesh is None else mesh.devices.flat[0].platform
         chunk = default_chunk(net, batchsize, k, platform)

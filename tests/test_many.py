@@ -166,6 +166,12 @@ _ON_FOUR_DEVICES = textwrap.dedent(
     chex.assert_trees_all_close(spread, one_device, rtol=1e-5, atol=1e-6)
     chunked = jl.train_many(net, X, Y, starts, mesh=mesh, chunk=1, **kw)
     chex.assert_trees_all_close(chunked, one_device, rtol=1e-5, atol=1e-6)
+    # No opt_state: train_many makes it, split like the weights (make_mesh's axes are
+    # Explicit, so shard_map refuses a state that is not).
+    fresh = jl.train_many(net, X, Y, starts, mesh=mesh, batchsize=4, optimizer=opt)
+    chex.assert_trees_all_close(fresh.params, jl.train_many(net, X, Y, starts, batchsize=4,
+                                                            optimizer=opt).params,
+                                rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="mesh has 4 devices, which does not divide K=6"):
         jl.train_many(jax.tree.map(lambda a: a[:6], net), X, Y, starts[:6], batchsize=4,
                       optimizer=optax.sgd(0.01), mesh=mesh)
