@@ -13,12 +13,10 @@ Several processes or hosts: start the same command on each, adding
 `--coordinator HOST:PORT --num-processes N --process-id I` (see `experiments._distributed`).
 """
 
-import json
 import math
 import os
 import sys
 from contextlib import nullcontext
-from pathlib import Path
 
 import numpy as np
 
@@ -26,36 +24,39 @@ from experiments import _cli, _distributed
 
 GOAL = 1e-2  # "restored": the full-grid J of 2x + 3 below this
 ACTIVATIONS = ("none", "tanh", "relu", "sigmoid")
+WRITES = ("Writes into --out (process 0 only), all together once the run has succeeded:"
+          " sweep.png (final full-grid J against the learning rate on 2x + 3: median and"
+          " quartiles over seeds, one line per hidden size, the fraction diverged),"
+          " sweep_sine.png (the same on 2 sin x + 5, with the least-squares line) and"
+          " results.json (every network's J, null where it diverged, and the findings).")
 
 
 def main(argv=None):
-    """Runs the experiment; returns the exit status (0, 1 failed, 2 bad flags)."""
-    return _cli.run_main("sweep", _run, argv)
+    """Runs the experiment; returns the exit status (0, 1, 2 or 130)."""
+    return _cli.main("sweep", _run, argv, smaller="fewer --seeds, --lrs or --steps")
 
 
 def _parser():
-    p = _cli._Parser(prog="python -m experiments.sweep", description=__doc__.splitlines()[0])
-    p.add_argument("--hidden", type=int, nargs="+", default=[1, 2, 8, 32],
+    p = _cli.parser("sweep", __doc__, WRITES)
+    p.add_argument("--hidden", type=_cli.positive_int, nargs="+", default=[1, 2, 8, 32],
                    help="hidden sizes, one line each in the figures (default 1 2 8 32)")
-    p.add_argument("--steps", type=int, default=100, help="training steps (tutorial: 100)")
-    p.add_argument("--batch-size", type=int, default=1, help="rows per step (tutorial: 1)")
-    p.add_argument("--lr-min", type=float, default=1e-4, help="smallest learning rate (1e-4)")
-    p.add_argument("--lr-max", type=float, default=1.0, help="largest learning rate (1)")
-    p.add_argument("--lrs", type=int, default=33,
+    p.add_argument("--steps", type=_cli.positive_int, default=100,
+                   help="training steps (tutorial: 100)")
+    p.add_argument("--batch-size", type=_cli.batch_size, default=1,
+                   help="rows of the grid per step (tutorial: 1)")
+    p.add_argument("--lr-min", type=_cli.positive_float, default=1e-4,
+                   help="smallest learning rate (default 1e-4)")
+    p.add_argument("--lr-max", type=_cli.positive_float, default=1.0,
+                   help="largest learning rate (default 1)")
+    p.add_argument("--lrs", type=_cli.positive_int, default=33,
                    help="learning rates, log-spaced from --lr-min to --lr-max (default 33:"
                    " eight a decade, so the tutorial's 0.01 is one of them)")
-    p.add_argument("--seeds", type=int, default=32, help="seeds per learning rate (32)")
-    p.add_argument("--seed", type=int, default=4321,
-                   help="the first seed; the others follow it (tutorial: 4321)")
-    p.add_argument("--rng", choices=("tutorial", "jax"), default="tutorial",
-                   help="tutorial: each seed's weights and batches replayed from NumPy like"
-                   " the tutorial's; jax: from jax.random.key(seed)")
+    p.add_argument("--seeds", type=_cli.positive_int, default=32,
+                   help="seeds per learning rate, --seed and the ones after it (default 32)")
     p.add_argument("--activation", choices=ACTIVATIONS, nargs="+", default=["none", "tanh"],
                    help="activations tried on 2 sin x + 5 (default none tanh); 2x + 3 is"
                    " always the tutorial's network, without one")
-    p.add_argument("--out", default="results/sweep", help="output folder (results/sweep)")
-    p.add_argument("--no-cache", action="store_true",
-                   help="do not use JAX's persistent compilation cache")
+    _cli.run_flags(p, "results/sweep")
     _distributed.add_flags(p)
     return p
 
@@ -64,21 +65,9 @@ def _parse(argv):
     """The flags, checked before any JAX work: a bad one exits 2 with one line."""
     p = _parser()
     args = p.parse_args(argv)
-    for flag in ("steps", "lrs", "seeds"):
-        if getattr(args, flag) < 1:
-            p.error(f"--{flag} must be >= 1, got {getattr(args, flag)}")
-    if min(args.hidden) < 1:
-        p.error(f"--hidden sizes must be >= 1, got {args.hidden}")
-    if not 1 <= args.batch_size < _cli.GRID_POINTS:
-        p.error(f"--batch-size must be >= 1 and smaller than the grid's {_cli.GRID_POINTS}"
-                f" points, got {args.batch_size}")
-    for flag in ("lr_min", "lr_max"):
-        value = getattr(args, flag)
-        if not (math.isfinite(value) and value > 0):
-            p.error(f"--{flag.replace('_', '-')} must be a finite number > 0, got {value}")
     if args.lr_max < args.lr_min or (args.lrs > 1 and args.lr_max == args.lr_min):
         p.error(f"--lr-max must be larger than --lr-min, got {args.lr_max} and {args.lr_min}")
-    if not 0 <= args.seed or args.seed + args.seeds > 2**32:
+    if args.seed + args.seeds > 2**32:
         p.error(f"--seed .. --seed + --seeds - 1 must lie in [0, 2**32), got {args.seed}"
                 f" and {args.seeds} seeds")
     args.hidden = sorted(set(args.hidden))
@@ -93,11 +82,7 @@ def _run(argv):
         return _distributed.supervise("sweep", sys.argv[1:] if argv is None else argv)
     if not args.distributed:
         return _sweep(args)
-    try:
-        status = _cli.run_main("sweep", lambda _: _distributed.run(_sweep, args), None)
-    except KeyboardInterrupt:
-        print("python -m experiments.sweep: interrupted; the run did not finish", file=sys.stderr)
-        status = 130
+    status = _cli.main("sweep", lambda _: _distributed.run(_sweep, args), None)
     if status:  # the others may be gone, or wait for us: skip JAX's exit barrier
         sys.stdout.flush()
         sys.stderr.flush()
@@ -111,13 +96,15 @@ def _sweep(args):
     import jlinnet as jl
 
     lead = jax.process_index() == 0
-    if lead:
-        _cli.preload("matplotlib.figure", "matplotlib.backends.backend_agg")
-    _cli.enable_compilation_cache(args.no_cache)
+    _cli.use_compilation_cache(args.no_cache)
     lrs = np.geomspace(args.lr_min, args.lr_max, args.lrs)
     seeds = list(range(args.seed, args.seed + args.seeds))
     mesh = jax.make_mesh((jax.device_count(),), ("k",)) if jax.device_count() > 1 else None
     grids = [("2x + 3", None)] + [("2 sin x + 5", a) for a in args.activation]
+    # per network: its per-step losses (float32 on the device and the host, a float64 copy)
+    # and a few numbers; plus JAX's compiling and matplotlib
+    _cli.check_memory(300 * 2**20 + len(grids) * len(args.hidden) * args.lrs * args.seeds
+                      * (16 * args.steps + 64), "fewer --seeds, --lrs or --steps")
     where = f"{jax.device_count()} device(s) of {jax.process_count()} process(es)"
     if lead:
         print(f"{len(lrs)} learning rates from {lrs[0]:g} to {lrs[-1]:g} x {len(seeds)} seeds"
@@ -129,7 +116,7 @@ def _sweep(args):
               " process 0 writes the results", flush=True)
     xs = jl.grid(_cli.GRID_POINTS)
     targets = {"2x + 3": jl.linear_target(xs), "2 sin x + 5": jl.sine_target(xs)}
-    with _cli.OutDir(args.out) if lead else nullcontext() as out:
+    with _cli.Staged(args.out) if lead else nullcontext() as out:
         tables = {}
         for target, activation in grids:
             for h in args.hidden:  # one train_sweep call, L x seeds networks, per grid
@@ -273,7 +260,8 @@ def _save(out, args, seeds, tables, findings):
     for fig in figures.values():  # J above 100 (about to diverge: up to 1e38) off the chart
         j_axis = fig.axes[0]
         j_axis.set_ylim(top=min(j_axis.get_ylim()[1], 1e2))
-    written = [out.write_figure(name, fig) for name, fig in figures.items()]
+    for name, fig in figures.items():
+        fig.savefig(out / name, dpi=110)
     record = dict(
         steps=args.steps, batch_size=args.batch_size, rng=args.rng, seeds=seeds, lrs=lrs,
         hidden=args.hidden, goal=GOAL, least_squares_J=findings["least_squares_J"],
@@ -284,10 +272,9 @@ def _save(out, args, seeds, tables, findings):
         grids=[g | dict(errors=t.errors, diverged=jl.diverged(t), nonfinite_step=t.nonfinite_step)
                for g, t in zip(findings["grids"], tables.values())],
     )
-    text = json.dumps(_json(record), allow_nan=False)
-    written.append(out.write("results.json", lambda tmp: Path(tmp).write_text(text + "\n")))
-    print("wrote " + ", ".join(str(p) for p in written))
+    _cli.write_json(out / "results.json", _json(record))
+    print("wrote " + ", ".join(str(p) for p in out.publish()))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    _cli.script(main)

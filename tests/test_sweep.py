@@ -162,9 +162,10 @@ def test_experiment_writes_its_table_and_states_its_findings(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--hidden", "2", "0"], "--hidden sizes must be >= 1"),
-    (["--lrs", "0"], "--lrs must be >= 1, got 0"),
-    (["--lr-min", "-1"], "--lr-min must be a finite number > 0, got -1.0"),
+    (["--hidden", "2", "0"], "argument --hidden: must be an integer >= 1, got '0'"),
+    (["--lrs", "0"], "argument --lrs: must be an integer >= 1, got '0'"),
+    (["--lr-min", "-1"], "argument --lr-min: must be a finite number > 0, got '-1'"),
+    (["--out", ""], "argument --out: must be a path, got ''"),
     (["--lr-max", "1e-5"], "--lr-max must be larger than --lr-min"),
     (["--seed", str(2**32 - 1), "--seeds", "2"], "must lie in [0, 2**32)"),
     (["--activation", "elu"], "argument --activation: invalid choice: 'elu'"),
