@@ -19,6 +19,7 @@ def _problem(sizes, activation=None, dtype=jnp.float32, batch=8, seed=0):
     return net, x, y
 
 
+@jax.jit
 def _directional_fd(net, x, y, v, eps):
     """(J(net + eps v) - J(net - eps v)) / (2 eps): central differences along v."""
     def j(s):
@@ -27,14 +28,18 @@ def _directional_fd(net, x, y, v, eps):
     return (j(1) - j(-1)) / (2 * eps)
 
 
+@jax.jit
+def _both_routes(net, x, y):
+    return jl.manual_grads(net, x, y), jl.autodiff_grads(net, x, y)
+
+
 @pytest.mark.parametrize("sizes", SIZES)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_hand_backprop_equals_jax_grad_equals_finite_differences(sizes, activation):
     """Three independent routes to dJ/dweights, in float64 so all three are tight."""
     with jax.enable_x64(True):
         net, x, y = _problem(sizes, activation, jnp.float64, seed=1)
-        g_manual = jl.manual_grads(net, x, y)
-        g_auto = jl.autodiff_grads(net, x, y)
+        g_manual, g_auto = _both_routes(net, x, y)
         chex.assert_trees_all_equal_structs(g_manual, net)
         chex.assert_type(jax.tree.leaves(g_manual), jnp.float64)
         chex.assert_trees_all_close(g_manual, g_auto, rtol=1e-12, atol=1e-13)

@@ -51,7 +51,7 @@ def test_manual_and_autodiff_routes_train_alike(activation):
 
 
 def test_jit_equals_eager():
-    net, starts = jl.tutorial_setup((1, 2, 1), 20, 4, activation="tanh")
+    net, starts = jl.tutorial_setup((1, 2, 1), 6, 4, activation="tanh")
     jitted = jl.train(net, X, Y, starts, batchsize=4, optimizer=SGD)
     with jax.disable_jit():
         eager = jl.train(net, X, Y, starts, batchsize=4, optimizer=SGD)
