@@ -99,12 +99,13 @@ def seed_networks(
     if rng != "jax":
         raise ValueError(f"rng must be 'jax' or 'tutorial', got {rng!r}")
     model.check_activation(activation)
-    net, starts = _jax_networks(np.asarray(seeds, np.uint32), tuple(sizes), steps, batchsize, n)
+    net, starts = _jax_networks(np.asarray(seeds, np.uint32), sizes=tuple(sizes), steps=steps,
+                                batchsize=batchsize, n=n)
     return Net(net.layers, activation), starts  # the weights do not depend on it: one program
 
 
-@partial(jax.jit, static_argnums=(1, 2, 3, 4))
-def _jax_networks(seeds, sizes, steps, batchsize, n):
+@partial(jax.jit, static_argnames=("sizes", "steps", "batchsize", "n"))
+def _jax_networks(seeds, *, sizes, steps, batchsize, n):
     def one(seed):
         k_init, k_batch = jax.random.split(jax.random.key(seed))
         return init_mlp(k_init, sizes), batch_starts(k_batch, steps, n, batchsize)
