@@ -14,13 +14,19 @@ that the legend notes; they never raise.
 """
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TypeAlias
 
 import numpy as np
 from matplotlib import colormaps, ticker
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from numpy.typing import ArrayLike
+
+Curves: TypeAlias = ArrayLike | Mapping[str, ArrayLike]  # (S,), (K, S) or {label: (S,)}
+Labels: TypeAlias = Sequence[str] | None
+Reference: TypeAlias = float | tuple[float, str] | None  # J, or (J, label)
 
 # The tutorial's network in orange; a second route in blue, dashed; a reference in grey, dotted.
 STYLES = ({"color": "orange"}, {"color": "tab:blue", "linestyle": "--"},
@@ -142,7 +148,8 @@ def _legend(fig, handles):
     fig.subplots_adjust(left=left * width / new_width, right=right * width / new_width)
 
 
-def before_after(x, y, before, after, *, name="Net", labels=None, title=None, pyplot=False):
+def before_after(x: Curves, y: Curves, before: Curves, after: Curves, *, name: str = "Net",
+                 labels: Labels = None, title: str | None = None, pyplot: bool = False) -> Figure:
     """Two panels: the networks' predictions before and after training, over the truth.
 
     The true function is a thick black line, each prediction drawn over it; one legend, right
@@ -185,7 +192,8 @@ def before_after(x, y, before, after, *, name="Net", labels=None, title=None, py
     return fig
 
 
-def loss_curve(losses, *, name="batch loss", labels=None, floor=None, title=None, pyplot=False):
+def loss_curve(losses: Curves, *, name: str = "batch loss", labels: Labels = None,
+               floor: Reference = None, title: str | None = None, pyplot: bool = False) -> Figure:
     """The batch loss J per step on a log scale; a long run as a faint band under its mean.
 
     A run of S >= 1000 steps is a faint band, the least to the largest batch loss in bins of
@@ -246,7 +254,8 @@ def _long_run(ax, v, style):
     return ax.plot(t + w // 2, _shown(mean[::every]), linewidth=1.8, **style), w
 
 
-def sweep(lrs, errors, *, floor=None, goal=None, title=None, pyplot=False):
+def sweep(lrs: ArrayLike, errors: Mapping[str, ArrayLike], *, floor: Reference = None,
+          goal: Reference = None, title: str | None = None, pyplot: bool = False) -> Figure:
     """The final J against the learning rate: median and quartiles over seeds, and divergence.
 
     Top, per label (e.g. a hidden size): the median over seeds of the finite final J at each
