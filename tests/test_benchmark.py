@@ -8,7 +8,13 @@ def test_quick_benchmark_prints_and_writes_the_table(tmp_path, capsys):
     path = tmp_path / "made" / "benchmark.json"
     assert benchmark.main(["--quick", "--k", "64", "--repeats", "1", "--json", str(path)]) == 0
     out = capsys.readouterr().out
-    rows = json.loads(path.read_text(), parse_constant=lambda name: 1 / 0)["rows"]  # strict JSON
+    table = json.loads(path.read_text(), parse_constant=lambda name: 1 / 0)  # strict JSON
+    rows = table["rows"]
+    assert [r["steps"] for r in table["per_call"]] == list(benchmark.PER_CALL_STEPS)
+    for r in table["per_call"]:  # train against the bare program, both timed
+        assert r["bare_us"] > 0 and r["train_us"] > 0
+        assert math.isclose(r["ratio"], r["train_us"] / r["bare_us"], rel_tol=1e-9)
+    assert "per-call cost of jl.train" in out
     configs, methods = list(benchmark.CONFIGS), list(benchmark.METHODS)
     assert [(r["config"], r["method"]) for r in rows] == [(c, m) for c in configs for m in methods]
     for r in rows:
