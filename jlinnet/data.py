@@ -32,7 +32,7 @@ def grid(n: int = 1000, low: float = -3.0, high: float = 3.0, *, dtype=None) -> 
     if not (np.all(np.isfinite(ends)) and ends[0] < ends[1]):
         raise ValueError(f"low and high must be finite in {dtype} with low < high, got {low}"
                          f" and {high}")
-    return jnp.asarray(np.linspace(ends[0], ends[1], n, dtype=dtype).reshape(-1, 1))
+    return jnp.asarray(np.linspace(low, high, n, dtype=dtype).reshape(-1, 1))
 
 
 def _real(x):

@@ -149,9 +149,10 @@ def init_mlp(key: jax.Array, sizes: Sequence[int] = (1, 2, 1), *, activation: Ac
     dtype = checks.float_dtype(dtype)
     sizes = [checks.positive_int(f"sizes[{i}]", s) for i, s in enumerate(sizes)]
     # NaN fails the wscale test too; the 100 leaves room for the largest draws
-    if len(sizes) < 2 or scheme not in SCHEMES or not 0 < wscale < jnp.finfo(dtype).max / 100:
+    most = float(jnp.finfo(dtype).max) / 100
+    if len(sizes) < 2 or scheme not in SCHEMES or not 0 < wscale < most:
         raise ValueError(f"init_mlp needs sizes (in, hidden..., out), scheme in {sorted(SCHEMES)}"
-                         f" and 0 < wscale < {jnp.finfo(dtype).max / 100:.3g} ({dtype}), got"
+                         f" and 0 < wscale < {most:.3g} ({dtype}), got"
                          f" {sizes}, {scheme!r} and {wscale!r}")
     keys = jax.random.split(key, len(sizes) - 1)
     layers = tuple(Layer(wscale * SCHEMES[scheme](k, (n, m), dtype), jnp.zeros((m,), dtype))

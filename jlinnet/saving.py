@@ -74,7 +74,7 @@ def load(path: str | os.PathLike, *, activation: Activation = None, dtype=None) 
         fit it; the message says which.
     """
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
             header = json.loads(str(data["jlinnet"]))
             n, saved = header["layers"], header["activation"]
             if header["format"] != FORMAT or type(n) is not int or len(data.files) != 2 * n + 1:
