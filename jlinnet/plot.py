@@ -51,12 +51,12 @@ def _figure(size, pyplot, **margins):
     return fig
 
 
-def _named(values, arg, need, ndims):
+def _named(values, arg, need, ndims, n=None):
     """{label: float64 array of `ndims` dimensions} from a dict; labels distinct as text."""
     names = [str(k) for k in values]
     if len(set(names)) != len(names):
         raise ValueError(f"{arg}: labels must be distinct as text, got {names}")
-    return {name: _array(v, need, None, ndims) for name, v in zip(names, values.values())}
+    return {name: _array(v, need, n, ndims) for name, v in zip(names, values.values())}
 
 
 def _curves(values, arg, *, name, labels=None, n=None):
@@ -67,8 +67,7 @@ def _curves(values, arg, *, name, labels=None, n=None):
     if isinstance(values, Mapping):
         if labels is not None:
             raise ValueError(f"labels names the rows of an array, but {arg} is a dict")
-        curves = {k: v[..., 0] if n and v.ndim == 2 else v
-                  for k, v in _named(values, arg, need, (1, 2) if n else (1,)).items()}
+        curves = _named(values, arg, need, (1,), n)
     else:
         a = _array(values, need, n, (1, 2))
         rows = a[None] if a.ndim == 1 else a
@@ -80,8 +79,8 @@ def _curves(values, arg, *, name, labels=None, n=None):
     if not curves:
         raise ValueError(f"{need}, got no curves")
     for label, v in curves.items():
-        if v.ndim != 1 or v.size == 0 or (n and v.size != n):
-            raise ValueError(f"{arg}: {label!r} must have {n or 'some'} points, got {v.shape}")
+        if v.size == 0 or (n and v.size != n):
+            raise ValueError(f"{arg}: {label!r} must have {n or 'some'} points, got {v.size}")
     return curves
 
 
@@ -100,8 +99,8 @@ def _array(values, need, n, ndims):
 def _styles(k):
     """k line styles: the tutorial's for up to three, tab10 for up to ten, else a ramp."""
     return (list(STYLES[:k]) if k <= len(STYLES) else [{"color": c} for c in (
-        colormaps["tab10"].colors[:k] if k <= MAX_NAMED else colormaps["viridis"](
-            np.linspace(0, 1, k)))])
+        colormaps["tab10"].colors[:k] if k <= MAX_NAMED else map(tuple, colormaps["viridis"](
+            np.linspace(0, 1, k))))])
 
 
 def _shown(v, log=True):
@@ -116,17 +115,20 @@ def _quartiles(j, axis):
                        method="higher")
 
 
-def _top(curves, data):
+def _top(curves, data, refs):
     """The top of a J axis: the decade over the largest of `data` (arrays), at most DECADES
-    decades over that of the median over (S,) `curves` of their largest value, or of their
-    largest first value if smaller (a run starts near its largest J unless it diverges)."""
+    decades over the decade of the median over (S,) `curves` of their largest value, or of
+    the largest of their first and median values if smaller (a run that starts near its
+    largest J, or spends half its steps below a value, and then grows, diverged); at least
+    the decade over the reference lines `refs`."""
     ok = [v[np.isfinite(v)] for v in map(_shown, curves) if np.isfinite(v).any()]
     if not ok:
         return 10.0
     hi = max(np.nanmax(v) for v in map(_shown, data) if np.isfinite(v).any())
-    m = min(np.median([v.max() for v in ok]), max(v[0] for v in ok))
-    decade = (math.ceil(round(math.log10(u), 6)) for u in (m, hi))
-    return 10.0 ** min(next(decade) + DECADES, next(decade))
+    m = min(np.median([v.max() for v in ok]), max(max(v[0], np.median(v)) for v in ok))
+    decade = [math.ceil(round(math.log10(u), 6)) for u in (m, hi, *(r.get_ydata()[0]
+                                                                     for r in refs))]
+    return 10.0 ** max([min(decade[0] + DECADES, decade[1]), *decade[2:]])
 
 
 def _clipped(ax, x, v, top, style):
@@ -136,7 +138,8 @@ def _clipped(ax, x, v, top, style):
     exits = np.flatnonzero(out & ~np.concatenate([[False], out[:-1]]))
     shown = _shown(np.where(out, np.nan, v))
     shown[exits] = top
-    ax.plot(x[exits], shown[exits], color=style["color"], **OUT)
+    if exits.size:
+        ax.plot(x[exits], shown[exits], color=style["color"], **OUT)
     return shown, x[exits[0]] if exits.size else None
 
 
@@ -263,10 +266,11 @@ def loss_curve(losses: Curves, *, spread: bool = False, name: str = "batch loss"
         curves = {label: q[1] for label, q in quartiles.items()}
     else:
         curves = groups = _curves(losses, "losses", name=name, labels=labels)
-    top = _top(list(curves.values()), groups.values())
     fig = _figure((6.5, 4.2), pyplot, left=0.12, right=0.97, bottom=0.12,
                   top=0.92 if title else 0.96)
     ax = fig.subplots()
+    refs = _references(ax, note=" (full grid: a batch's J may be lower)", floor=floor)
+    top = _top(list(curves.values()), groups.values(), refs)
     handles, windows, bands, left = [], set(), [], False
     for i, (style, (label, v)) in enumerate(zip(_styles(len(curves)), curves.items())):
         steps = np.arange(1, v.size + 1)
@@ -282,17 +286,18 @@ def loss_curve(losses: Curves, *, spread: bool = False, name: str = "batch loss"
             ax.fill_between(steps, _shown(q1), _shown(bands[-1]), alpha=0.25, lw=0,
                             color=style["color"])
             off = ~(groups[label] <= top)  # (K, S): above the chart, or not finite
-            ax.plot(np.argmax(off, 1)[off.any(1)] + 1, [top] * off.any(1).sum(),
-                    color=style["color"], **OUT)
-            out = (f"{off.any(1).sum()} runs left the chart, the first at step "
-                   f"{np.argmax(off.any(0)) + 1}" if off.any() else None)
+            out = None
+            if off.any():
+                ax.plot(np.argmax(off, 1)[off.any(1)] + 1, [top] * off.any(1).sum(),
+                        color=style["color"], **OUT)
+                out = (f"{off.any(1).sum()} runs left the chart, the first at step "
+                       f"{np.argmax(off.any(0)) + 1}")
             label += f": median of {len(off)} runs" + (f"; {out}" if out else "")
         elif out is not None:
             label += f" (left the chart from step {out})"
         left |= out is not None
         if len(curves) <= MAX_NAMED or i in (0, len(curves) - 1):
             handles[-1].set_label(label)
-    refs = _references(ax, note=" (full grid: a batch's J may be lower)", floor=floor)
     if spread:
         handles += [Patch(color="grey", alpha=0.3, linewidth=0, label="middle half of runs")]
     if windows:
@@ -365,10 +370,11 @@ def sweep(lrs: ArrayLike, errors: Mapping[str | tuple[str, str], ArrayLike] | Ar
     lrs, runs = lrs[order], [j[order] for j in runs]
     names, dashes = (list(dict.fromkeys(k[i] for k in keys)) for i in (0, 1))
     quartiles = [_quartiles(j, 1) for j in runs]
-    top = _top([q[1] for q in quartiles], runs)
     fig = _figure((6.5, 5.2), pyplot, left=0.12, right=0.97, bottom=0.1,
                   top=0.93 if title else 0.97, hspace=0.08)
     ax, low = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": (3, 1)})
+    refs = _references(ax, floor=floor, goal=goal)
+    top = _top([q[1] for q in quartiles], runs, refs)
     left = False
     for i, ((name, dash), j, (q1, median, q3)) in enumerate(zip(keys, runs, quartiles)):
         style = {"color": COLOURS[names.index(name) % len(COLOURS)],
@@ -380,7 +386,6 @@ def sweep(lrs: ArrayLike, errors: Mapping[str | tuple[str, str], ArrayLike] | Ar
         left |= out is not None
         low.step(lrs, 1 - np.isfinite(j).mean(1) + (i - (len(runs) - 1) / 2) * 0.015,
                  where="mid", linewidth=1.1, **style)
-    refs = _references(ax, floor=floor, goal=goal)
     if floor is not None:
         ax.axhspan(1e-300, refs[0].get_ydata()[0], color="0.93", zorder=0)
     handles = [Line2D([], [], color=COLOURS[i % len(COLOURS)], lw=2, label=str(name))
