@@ -177,8 +177,9 @@ def _log_axis(ax, which, values, minor=False):
     axis.set_minor_formatter(ticker.NullFormatter())
 
 
-def _legend(fig, handles):
-    """A legend right of the axes; the figure is widened by its width, so it covers no data."""
+def _legend(fig, handles, title=None):
+    """A legend right of the axes (the figure widened by its width, so it covers no data),
+    and a title over them."""
     width, height = fig.get_size_inches()
     left, right, top = fig.subplotpars.left, fig.subplotpars.right, fig.subplotpars.top
     legend = fig.legend(handles=[h for h in handles if not h.get_label().startswith("_")],
@@ -187,6 +188,8 @@ def _legend(fig, handles):
     new_width = right * width + 2 * PAD + legend.get_window_extent().width / fig.dpi
     fig.set_size_inches(new_width, height)
     fig.subplots_adjust(left=left * width / new_width, right=right * width / new_width)
+    if title:
+        fig.suptitle(title, x=(fig.subplotpars.left + fig.subplotpars.right) / 2)
 
 
 def before_after(x: Curves, y: Curves, before: Curves, after: Curves, *, name: str = "Net",
@@ -224,9 +227,7 @@ def before_after(x: Curves, y: Curves, before: Curves, after: Curves, *, name: s
         ax.set(title=f"Net results {when} training", xlabel="x")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("y")
-    _legend(fig, handles.values())
-    if title:
-        fig.suptitle(title, x=(fig.subplotpars.left + fig.subplotpars.right) / 2)
+    _legend(fig, handles.values(), title)
     return fig
 
 
@@ -286,13 +287,12 @@ def loss_curve(losses: Curves, *, spread: bool = False, name: str = "batch loss"
             ax.fill_between(steps, _shown(q1), _shown(bands[-1]), alpha=0.25, lw=0,
                             color=style["color"])
             off = ~(groups[label] <= top)  # (K, S): above the chart, or not finite
-            out = None
-            if off.any():
+            if off.any():  # each run's first step off the chart, on the top edge
                 ax.plot(np.argmax(off, 1)[off.any(1)] + 1, [top] * off.any(1).sum(),
                         color=style["color"], **OUT)
-                out = (f"{off.any(1).sum()} runs left the chart, the first at step "
-                       f"{np.argmax(off.any(0)) + 1}")
-            label += f": median of {len(off)} runs" + (f"; {out}" if out else "")
+            out = (f"; {off.any(1).sum()} runs left the chart, the first at step "
+                   f"{np.argmax(off.any(0)) + 1}" if off.any() else None)
+            label += f": median of {len(off)} runs{out or ''}"
         elif out is not None:
             label += f" (left the chart from step {out})"
         left |= out is not None
@@ -446,14 +446,12 @@ def collapse(x: ArrayLike, terms: ArrayLike, bias: float, y: ArrayLike,
                 f"one hidden neuron's w2_j z_j(x) ({terms.shape[1]} lines)")
     ax.plot(x, y, color="black", linewidth=4, label="target")
     ax.plot(x, terms.sum(1) + bias, color="orange", linewidth=2.5, label="network: their sum + b2")
-    ax.plot(x, w0 * x + b0, color="tab:gray", linestyle=":", linewidth=2,
-            label="least-squares line")
+    ax.plot(x, w0 * x + b0, linewidth=2, label="least-squares line", **STYLES[2])
     ax.set(xlabel="x", ylabel="y", title="each neuron's term, and the network's output")
-    m = {k: np.mean(v) for k, v in dict(x=x, y=y, xx=x * x, xy=x * y, yy=y * y).items()}
+    xx, xy, xm, ym, yy = (np.mean(v) for v in (x * x, x * y, x, y, y * y))
 
-    def j(w, b):  # J(w, b) = 1/(2N) sum (y - w x - b)^2 from the grid's moments
-        return 0.5 * (m["yy"] - 2 * w * m["xy"] - 2 * b * m["y"] + w * w * m["xx"]
-                      + 2 * w * b * m["x"] + b * b)
+    def j(w, b):  # J(w, b) = 1/(2N) sum (y - w x - b)^2 = 1/2 mean(y^2 - 2 w x y ...)
+        return 0.5 * (yy - 2 * w * xy - 2 * b * ym + w * w * xx + 2 * w * b * xm + b * b)
 
     starts = np.array([p[0] for p in paths.values()] + [[w0, b0]])
     points = np.concatenate(list(paths.values()))
@@ -481,9 +479,7 @@ def collapse(x: ArrayLike, terms: ArrayLike, bias: float, y: ArrayLike,
               title="the network's (w, b) while training, over J(w, b)")
     ax.grid(alpha=0.3)
     plane.grid(alpha=0.3)
-    _legend(fig, ax.get_lines() + plane.get_lines())
-    if title:
-        fig.suptitle(title, x=(fig.subplotpars.left + fig.subplotpars.right) / 2)
+    _legend(fig, ax.get_lines() + plane.get_lines(), title)
     return fig
 
 
