@@ -129,6 +129,8 @@ def _figures():
         "before_after": plot.before_after(X, Y, 0 * Y, {"hand": Y, "least-squares line": Y}),
         "loss_curve": plot.loss_curve(long_labels, floor=(0.33, "least-squares line")),
         "sweep": plot.sweep(LRS, _sweep_errors(), floor=0.33, goal=(1e-2, "J = 1e-2")),
+        "collapse": plot.collapse(X, np.asarray(X) * [1, -2], 0.5, Y, (2, 3),
+                                  {"a rather long label": np.ones((3, 2))}, title="t"),
     }
 
 
@@ -140,7 +142,7 @@ def figures():
     return figures
 
 
-@pytest.mark.parametrize("kind", ["before_after", "loss_curve", "sweep"])
+@pytest.mark.parametrize("kind", ["before_after", "loss_curve", "sweep", "collapse"])
 def test_legend_is_right_of_every_axis_and_inside_the_figure(figures, kind):
     fig = figures[kind]
     (legend,) = fig.legends
@@ -397,6 +399,16 @@ def test_any_k_curves_of_any_values_draw():
         (lambda: plot.sweep(LRS, np.ones(4)), ValueError, r"errors must be .*, got shape \(4,\)"),
         (lambda: plot.sweep(LRS, np.ones((4, 2)), goal=0), ValueError,
          r"goal must be a positive finite J"),
+        (lambda: plot.loss_curve({0.1: np.ones(5), np.float32(0.1): np.ones(5)}), ValueError,
+         r"losses: labels must be distinct as text, got \['0.1', '0.1'\]"),
+        (lambda: plot.sweep([0.1, np.float32(0.1)], np.ones((2, 3))), ValueError,
+         r"lrs must be distinct learning rates \(in float32\)"),
+        (lambda: plot.sweep(LRS, {("h", "tanh"): np.ones((4, 2)), "('h', 'tanh')": np.ones(
+            (4, 2))}), ValueError, r"errors: labels must be distinct"),
+        (lambda: plot.loss_curve(np.ones(5), spread=True), ValueError,
+         r"losses must be \(K, S\) or \{label: \(K, S\)\} with spread=True, and no labels"),
+        (lambda: plot.collapse(X, np.ones((49, 2)), 0, Y, (2, 3), {"a": np.ones((3, 2))}),
+         ValueError, r"need N = 50, y: \(N,\), terms: \(N, H\)"),
     ],
 )
 def test_bad_input_is_named(call, error, message):
