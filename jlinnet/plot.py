@@ -131,16 +131,20 @@ def _top(curves, data, refs):
     return 10.0 ** max([min(decade[0] + DECADES, decade[1]), *decade[2:]])
 
 
-def _clipped(ax, x, v, top, style):
-    """v up to `top`: NaN above it or not finite; at each step where it leaves, it ends on the
-    top edge, marked by a triangle. Returns (shown v, the first x where it left, or None)."""
+def _clipped(ax, x, v, top, style, band=None, **kw):
+    """Draws v up to `top`, over a band (lo, hi) if given: NaN above it or not finite; at each
+    step where v leaves, it ends on the top edge at a triangle. Returns ([line], the first x
+    where it left, or None)."""
+    if band is not None:
+        ax.fill_between(x, _shown(band[0]), _shown(np.fmin(band[1], top)), lw=0, alpha=0.2,
+                        color=style["color"])
     out = ~(v <= top)
     exits = np.flatnonzero(out & ~np.concatenate([[False], out[:-1]]))
     shown = _shown(np.where(out, np.nan, v))
     shown[exits] = top
     if exits.size:
         ax.plot(x[exits], shown[exits], color=style["color"], **OUT)
-    return shown, x[exits[0]] if exits.size else None
+    return ax.plot(x, shown, **style, **kw), x[exits[0]] if exits.size else None
 
 
 def _references(ax, note="", **refs):
@@ -272,20 +276,17 @@ def loss_curve(losses: Curves, *, spread: bool = False, name: str = "batch loss"
     ax = fig.subplots()
     refs = _references(ax, note=" (full grid: a batch's J may be lower)", floor=floor)
     top = _top(list(curves.values()), groups.values(), refs)
-    handles, windows, bands, left = [], set(), [], False
+    handles, windows, left = [], set(), False
     for i, (style, (label, v)) in enumerate(zip(_styles(len(curves)), curves.items())):
         steps = np.arange(1, v.size + 1)
         if v.size >= LONG_RUN and not spread:
-            line, w, out = _long_run(ax, v, style, top)
+            line, out, w = _long_run(ax, v, style, top)
             handles, windows = handles + line, windows | {w}
         else:
-            shown, out = _clipped(ax, steps, v, top, style)
-            handles += ax.plot(steps, shown, linewidth=1.5 if spread else 1.2, **style)
+            band = quartiles[label][::2] if spread else None
+            line, out = _clipped(ax, steps, v, top, style, band, linewidth=1.5 if spread else 1.2)
+            handles += line
         if spread:
-            q1, _, q3 = quartiles[label]
-            bands += [q1, np.fmin(q3, top)]
-            ax.fill_between(steps, _shown(q1), _shown(bands[-1]), alpha=0.25, lw=0,
-                            color=style["color"])
             off = ~(groups[label] <= top)  # (K, S): above the chart, or not finite
             if off.any():  # each run's first step off the chart, on the top edge
                 ax.plot(np.argmax(off, 1)[off.any(1)] + 1, [top] * off.any(1).sum(),
@@ -304,8 +305,7 @@ def loss_curve(losses: Curves, *, spread: bool = False, name: str = "batch loss"
         handles += [Patch(color="grey", alpha=0.3, linewidth=0, label="batch loss, each step"),
                     Line2D([], [], color="grey", linewidth=1.8, label="mean of "
                            f"{'/'.join(map(str, sorted(windows)))} steps")]
-    _log_axis(ax, "y", [np.fmin(v, top) for v in groups.values()] + bands +
-              [r.get_ydata() for r in refs])
+    _log_axis(ax, "y", [np.fmin(v, top) for v in groups.values()] + [r.get_ydata() for r in refs])
     ax.set(xlabel="step", ylabel="batch error J", title=title or "")
     ax.grid(alpha=0.3)
     _legend(fig, handles + [OUT_KEY] * left + refs)
@@ -313,8 +313,8 @@ def loss_curve(losses: Curves, *, spread: bool = False, name: str = "batch loss"
 
 
 def _long_run(ax, v, style, top):
-    """Draws a long run v: (S,) as `loss_curve` says; returns the mean's [line], the width w
-    and the first step where the mean left the chart (or None). mean_t = (v_t + ... +
+    """Draws a long run v: (S,) as `loss_curve` says; returns the mean's [line], the first
+    step where it left the chart (or None) and the width w. mean_t = (v_t + ... +
     v_{t+w-1}) / w is drawn at step t + w//2; NaN if one is not finite."""
     size, w = max(2, v.size // LONG_RUN), (v.size // 50) | 1
     starts = np.arange(0, v.size, size)
@@ -327,8 +327,7 @@ def _long_run(ax, v, style, top):
         mean = np.where(bad[w:] > bad[:-w], np.nan, (sums[w:] - sums[:-w]) / w)
     every = max(1, mean.size // 2000)  # the mean is smooth: 2000 points draw it
     t = np.arange(1, mean.size + 1, every) + w // 2
-    shown, left = _clipped(ax, t, mean[::every], top, style)
-    return ax.plot(t, shown, linewidth=1.8, **style), w, left
+    return (*_clipped(ax, t, mean[::every], top, style, linewidth=1.8), w)
 
 
 def sweep(lrs: ArrayLike, errors: Mapping[str | tuple[str, str], ArrayLike] | ArrayLike, *,
@@ -379,10 +378,7 @@ def sweep(lrs: ArrayLike, errors: Mapping[str | tuple[str, str], ArrayLike] | Ar
     for i, ((name, dash), j, (q1, median, q3)) in enumerate(zip(keys, runs, quartiles)):
         style = {"color": COLOURS[names.index(name) % len(COLOURS)],
                  "linestyle": DASHES[dashes.index(dash) % len(DASHES)]}
-        ax.fill_between(lrs, _shown(q1), _shown(np.fmin(q3, top)), lw=0, alpha=0.15,
-                        color=style["color"])
-        shown, out = _clipped(ax, lrs, median, top, style)
-        ax.plot(lrs, shown, marker="o", markersize=3, **style)
+        out = _clipped(ax, lrs, median, top, style, (q1, q3), marker="o", markersize=3)[1]
         left |= out is not None
         low.step(lrs, 1 - np.isfinite(j).mean(1) + (i - (len(runs) - 1) / 2) * 0.015,
                  where="mid", linewidth=1.1, **style)
