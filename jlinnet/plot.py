@@ -159,9 +159,9 @@ def _references(ax, note="", **refs):
             raise ValueError(f"{need}, got {ref!r}")
         lines += [ax.axhline(value, color="black", linewidth=1.5, label=f"{label}{note}",
                              linestyle="-" if arg == "floor" else (0, (1, 2)))]
-        ax.annotate(f"{label}: J = {value:.3g}{note}", (0.01, value), xytext=(0, 3),
+        ax.annotate(f"{label}: J = {value:.3g}{note}", (0.01, value), xytext=(0, -3),
                     xycoords=("axes fraction", "data"), textcoords="offset points", fontsize=8,
-                    bbox={"color": "white", "alpha": 0.7, "pad": 0.5})
+                    va="top", bbox={"color": "white", "alpha": 0.7, "pad": 0.5})
     return lines
 
 
@@ -372,7 +372,7 @@ def sweep(lrs: ArrayLike, errors: Mapping[str | tuple[str, str], ArrayLike] | Ar
     fig = _figure((6.5, 5.2), pyplot, left=0.12, right=0.97, bottom=0.1,
                   top=0.93 if title else 0.97, hspace=0.08)
     ax, low = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": (3, 1)})
-    refs = _references(ax, floor=floor, goal=goal)
+    refs = _references(ax, note=" (shaded below: better than any line)", floor=floor, goal=goal)
     top = _top([q[1] for q in quartiles], runs, refs)
     left = False
     for i, ((name, dash), j, (q1, median, q3)) in enumerate(zip(keys, runs, quartiles)):
