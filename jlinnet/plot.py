@@ -437,7 +437,7 @@ def collapse(x: ArrayLike, terms: ArrayLike, bias: float, y: ArrayLike,
     fig = _figure((11, 4.4), pyplot, left=0.06, right=0.98, bottom=0.12,
                   top=0.86 if title else 0.92, wspace=0.22)
     ax, plane = fig.subplots(1, 2)
-    ramp = colormaps["viridis"](np.linspace(0, 0.85, terms.shape[1]))
+    ramp = colormaps["Blues"](np.linspace(0.4, 0.9, terms.shape[1]))  # apart from the paths
     for j, (colour, term) in enumerate(zip(ramp, terms.T)):
         ax.plot(x, term, color=colour, linewidth=1, label="_" if j else
                 f"one hidden neuron's w2_j z_j(x) ({terms.shape[1]} lines)")
@@ -461,7 +461,7 @@ def collapse(x: ArrayLike, terms: ArrayLike, bias: float, y: ArrayLike,
     contours = plane.contour(w, b, j(w, b), levels=levels, colors="0.7", linewidths=0.7)
     plane.clabel(contours, levels[1::2], fmt="J=%.2g", fontsize=7)
     for i, (label, p) in enumerate(paths.items()):
-        colour = COLOURS[i % len(COLOURS)]
+        colour = COLOURS[(i + 2) % len(COLOURS)]  # not the network's orange
         out = np.flatnonzero(~np.all((p >= lo) & (p <= hi), 1))
         if out.size:  # draw up to the first point out of the view, marked on its edge
             p, edge = p[: out[0] + 1], np.nan_to_num(p[out[0]], nan=hi, posinf=hi, neginf=lo)
