@@ -1,16 +1,14 @@
 """The tutorial's figures: before/after training (its `showSubplots`, Figures 2-4), the loss
-curve, the learning-rate sweep, a linear network's collapse, and training as an animation.
-Each takes arrays and returns a `matplotlib.figure.Figure` (`animate`: an animation); none
-writes a file. `import jlinnet` stays free of matplotlib: import this as `from jlinnet import
-plot`. Figures are built without pyplot (headless: `fig.savefig("loss.png")`) unless
-`pyplot=True`, which makes `plt.show()` or `fig.show()` display them; `plt.close(fig)`.
+curve, the learning-rate sweep, a linear network's collapse, training as an animation. Each
+takes arrays and returns a `Figure` (`animate`: an animation) and writes no file; `from
+jlinnet import plot` (`import jlinnet` stays free of matplotlib). No pyplot (headless,
+`fig.savefig`) unless `pyplot=True`: then `plt.show()` or `fig.show()` display it.
 
-Up to 3 curves in the tutorial's styles, 10 in tab10, more on a viridis ramp (the legend names
-the first and last). Log axes span whole decades ("1e-03"); float32 rounding opens no empty
-decade. The legend sits right of the axes, the figure widened for it. A J axis ends at most
-`DECADES` above its curves' typical top (`_top`), so a diverged run (inf, NaN or 1e27) does
-not stretch it: where a curve leaves the chart it ends on the top edge at a triangle, and the
-legend says from which step. Nothing raises on values; gaps are drawn as gaps.
+Up to 3 curves in the tutorial's styles, 10 in tab10, more on a ramp (the legend names the
+first and last). Log axes span whole decades ("1e-03"), float32 rounding opening no empty
+one; the legend sits right of the axes. A J axis ends at most DECADES above its curves'
+typical top (`_top`): a curve that leaves it (inf, NaN, 1e27) ends on its top edge at a
+triangle, and the legend says from which step. Values never raise; gaps are drawn as gaps.
 """
 
 import math
@@ -116,11 +114,9 @@ def _quartiles(j, axis):
 
 
 def _top(curves, data, refs):
-    """The top of a J axis: the decade over the largest of `data` (arrays), at most DECADES
-    decades over the decade of the median over (S,) `curves` of their largest value, or of
-    the largest of their first and median values if smaller (a run that starts near its
-    largest J, or spends half its steps below a value, and then grows, diverged); at least
-    the decade over the reference lines `refs`."""
+    """A J axis' top: the decade over the largest of `data`, but at most DECADES over the
+    median of the (S,) `curves`' peaks, or over the largest of a curve's first and median
+    value if smaller (a run that grows past both diverged); at least over the `refs` lines."""
     ok = [v[np.isfinite(v)] for v in map(_shown, curves) if np.isfinite(v).any()]
     if not ok:
         return 10.0
@@ -132,9 +128,8 @@ def _top(curves, data, refs):
 
 
 def _clipped(ax, x, v, top, style, band=None, **kw):
-    """Draws v up to `top`, over a band (lo, hi) if given: NaN above it or not finite; at each
-    step where v leaves, it ends on the top edge at a triangle. Returns ([line], the first x
-    where it left, or None)."""
+    """Draws v up to `top` over a band (lo, hi) if given; where v leaves (above, not finite)
+    it ends on the top edge at a triangle. Returns ([line], the first x it left at, or None)."""
     if band is not None:
         ax.fill_between(x, _shown(band[0]), _shown(np.fmin(band[1], top)), lw=0, alpha=0.2,
                         color=style["color"])
@@ -148,8 +143,8 @@ def _clipped(ax, x, v, top, style, band=None, **kw):
 
 
 def _references(ax, note="", **refs):
-    """Horizontal lines, named on the chart too (label + note): `floor` solid, `goal` dotted,
-    each J or (J, label)."""
+    """Lines across, `floor` solid (label + note), `goal` dotted, J or (J, label), named on the
+    chart below them too."""
     lines = []
     for arg, ref in ((k, r) for k, r in refs.items() if r is not None):
         need = f"{arg} must be a positive finite J or (J, label)"
@@ -166,9 +161,9 @@ def _references(ax, note="", **refs):
 
 
 def _log_axis(ax, which, values, minor=False):
-    """Log axis `which` ("x" or "y") over the whole decades around the finite positive values
-    (arrays), each decade labelled alike ("1e-03"); minor ticks, a millisecond each, if asked.
-    log10 is rounded to 6 places: 1e-4 in float32 (9.9999997e-05) opens no decade below."""
+    """Log axis `which` ("x", "y") over the whole decades around the finite positive `values`,
+    labelled "1e-03", minor ticks if asked; log10 rounded to 6 places: 1e-4 in float32
+    (9.9999997e-05) opens no decade below."""
     v = np.concatenate([np.ravel(a) for a in values])
     v = np.log10(v[np.isfinite(v) & (v > 0)]).round(6)
     lo, hi = (math.floor(v.min()), math.ceil(v.max())) if v.size else (-1, 1)
@@ -240,13 +235,12 @@ def loss_curve(losses: Curves, *, spread: bool = False, name: str = "batch loss"
                pyplot: bool = False) -> Figure:
     """The batch loss J per step on a log scale: a line per run, or K runs as median and band.
 
-    `spread=True`: per group of K runs (e.g. seeds), the median per step over the runs over a
-    band from the first to the third quartile, a non-finite J counting as +inf (the sweep's
-    definition); a triangle on the top edge marks each run's first step off the chart. Else a
-    run of S >= 1000 steps is a faint band (the least to the largest batch loss in bins of
-    S // 1000 steps) under its centred running mean: at step t the mean of J over steps
-    t - w//2 .. t + w//2, w = S // 50 made odd, where the window lies in the run; it estimates
-    the full-grid J that the noisy batch loss hides. A shorter run is a plain line.
+    `spread=True`: per group of K runs (seeds), the median per step over a band from the first
+    to the third quartile, a non-finite J counting as +inf (the sweep's definition); triangles
+    on the top edge mark each run's first step off the chart. Else a run of S >= 1000 steps is
+    a faint band (least to largest batch loss in bins of S // 1000 steps) under its centred
+    running mean over w = S // 50 (made odd) steps, the full-grid J that the noisy batch loss
+    hides; a shorter run is a plain line.
 
     Args:
       losses: (S,) batch losses (`TrainResult.losses`), (K, S) for K networks (`train_many`),
@@ -313,9 +307,8 @@ def loss_curve(losses: Curves, *, spread: bool = False, name: str = "batch loss"
 
 
 def _long_run(ax, v, style, top):
-    """Draws a long run v: (S,) as `loss_curve` says; returns the mean's [line], the first
-    step where it left the chart (or None) and the width w. mean_t = (v_t + ... +
-    v_{t+w-1}) / w is drawn at step t + w//2; NaN if one is not finite."""
+    """Draws a long run v: (S,) as `loss_curve` says: mean_t = (v_t + ... + v_{t+w-1}) / w at
+    step t + w//2, NaN if one is not finite. Returns ([mean's line], where it left, w)."""
     size, w = max(2, v.size // LONG_RUN), (v.size // 50) | 1
     starts = np.arange(0, v.size, size)
     lo, hi = (np.fmin(f.reduceat(_shown(v), starts), top) for f in (np.fmin, np.fmax))
@@ -336,11 +329,10 @@ def sweep(lrs: ArrayLike, errors: Mapping[str | tuple[str, str], ArrayLike] | Ar
     """The final J against the learning rate: median and quartiles over seeds, and divergence.
 
     Top: per series, the median over seeds of the final J at each rate, a diverged network
-    counting as +inf (`jl.seed_quantile`'s definition, the sweep table's), over a band from
-    the first to the third quartile. Where the median leaves the chart (most seeds diverged,
-    or J above the clipped axis) the line ends on the top edge at a triangle. Below `floor` is
-    shaded. Bottom: the fraction of seeds that diverged, step lines nudged apart by up to
-    +-0.06 so that eight series at 0% or 100% stay apart.
+    counting as +inf (`jl.seed_quantile`, the sweep table's definition), over a band from the
+    first to the third quartile; where the median leaves the chart (most seeds diverged, or J
+    above the clipped axis) it ends on the top edge at a triangle. Bottom: the fraction of
+    seeds that diverged, step lines nudged apart (+-0.06) so that 8 at 0% or 100% stay apart.
 
     Args:
       lrs: (L,) positive learning rates, distinct in float32, in any order.
@@ -408,12 +400,12 @@ def collapse(x: ArrayLike, terms: ArrayLike, bias: float, y: ArrayLike,
              title: str | None = None, pyplot: bool = False) -> Figure:
     """Why a network without activations is a line: its neurons' terms, and its (w, b) path.
 
-    Left: each hidden neuron's term w2_j z_j(x), a line each; their sum plus the output bias
-    b2 (the network's output: one straight line); the target; the least-squares line. Right:
-    the network's affine map (w, b) (`jl.affine_map`) along training over contours of
-    J(w, b) = 1/(2N) sum_i (y_i - (w x_i + b))^2, the least-squares point a star. The view
-    holds the starts, the star and the path points with J below the worst start's; a path
-    that leaves it ends at a cross on its edge.
+    Left: each hidden neuron's term w2_j z_j(x); their sum plus the output bias b2, the
+    network's output (one straight line); the target; the least-squares line. Right: the
+    network's affine map (w, b) (`jl.affine_map`) along training, over contours of J(w, b) =
+    1/(2N) sum_i (y_i - (w x_i + b))^2; the least-squares point a star. The view holds the
+    starts, the star and the points with J below the worst start's; a path leaving it ends at
+    a cross on its edge.
 
     Args:
       x, y: (N,) or (N, 1) the grid and the target.
@@ -424,7 +416,7 @@ def collapse(x: ArrayLike, terms: ArrayLike, bias: float, y: ArrayLike,
       title, pyplot: an optional title; True to show the figure (module docstring).
 
     Returns:
-      A `Figure` with two axes: y against x; b against w.
+      A `Figure` with two axes: y against x, b against w.
     """
     x, y = (_array(v, f"{a} must be (N,) or (N, 1)", True, (1,)) for a, v in zip("xy", (x, y)))
     terms = _array(terms, "terms must be (N, H)", None, (2,))
