@@ -28,10 +28,11 @@ def sharpness(
     Power iteration on Hessian-vector products Hv = jvp(grad J)(theta; v), forward over
     reverse, so H is never formed. Power iteration finds the eigenvalue of largest
     magnitude, and H can have negative ones (the product W2 W1 makes J non-convex), so a
-    first run estimates the magnitude rho ~ ||Hv|| and a second iterates H + rho I,
-    whose eigenvalues lambda + rho >= 0 put lambda_max on top:
+    first run finds the dominant u, and a second iterates H + c I with the shift
+    c = (||Hu|| - u^T H u) / 2: 0 if lambda_max dominates, about |lambda_min| if
+    lambda_min does, so that lambda_max + c is the largest magnitude:
 
-        v <- (H + rho I) v / ||(H + rho I) v||,    lambda_max = v^T H v
+        v <- (H + c I) v / ||(H + c I) v||,    lambda_max = v^T H v
 
     Pure: runs under `jit` (`iters` static) and `vmap`, e.g. K networks at once with
     `jax.vmap(sharpness, in_axes=(0, None, None))`.
@@ -39,8 +40,9 @@ def sharpness(
     Args:
       net: one network (a `Net`); all its weights and biases are theta, P numbers.
       xs: (N, in) inputs; ys: (N, out) targets (J's batch: the grid, or one row).
-      iters: Hessian-vector products per run (two runs); the error shrinks like
-        ((lambda_2 + rho) / (lambda_max + rho))^(2 iters).
+      iters: Hessian-vector products per run (two runs; static). The error shrinks like
+        (max_i |lambda_i + c| / (lambda_max + c))^(2 iters) over the other eigenvalues:
+        slowly where the top two lie close.
       key: the random start vector's key; None: `jax.random.key(0)`, the same start
         every call.
 
@@ -65,6 +67,6 @@ def sharpness(
     v = v / jnp.linalg.norm(v)
     u = power(0.0, v)
     hu = hvp(u)
-    shift = (jnp.linalg.norm(hu) - u @ hu) / 2  # 0 if lambda_max dominates, ~rho if lambda_min
+    shift = (jnp.linalg.norm(hu) - u @ hu) / 2  # in [0, max |lambda|]
     v = power(shift, v)
     return v @ hvp(v)
