@@ -7,7 +7,9 @@ own), then per predictor 2/lambda over seeds: median [min, max], median and min 
 measured first divergence, and the median over seeds of predicted / that seed's own.
 lambda: (a) lambda_max of the full-grid J at init; (b) max over the grid of one example's
 lambda_max at init; (d) their mean; (c) the full-grid lambda_max of the networks trained at
-the largest rate where no seed diverged, at the end and (r) its maximum along the run.
+the largest rate where no seed diverged, at the end and (r) its maximum along the run
+(init and every 10 steps); (e) the full-grid lambda_max at the minimum that full-batch
+GD reaches from the same init (lr 0.5/lambda_a, 3000 steps): known before any sweep.
 """
 
 import sys
@@ -29,9 +31,9 @@ per_example = jax.jit(jax.vmap(lambda net: jax.vmap(  # (K, N): one example's J 
     lambda x, y: jl.sharpness(net, x[None], y[None]))(xs, ys)))
 
 
-def train(net, starts, rates):  # K networks, rates (K,): final params and diverged (K,)
+def train(net, starts, rates, batchsize=1):  # K networks, rates (K,): params, diverged (K,)
     state = jl.with_hyperparams(jax.vmap(SGD.init)(net), learning_rate=rates)
-    out = jl.train_many(net, xs, ys, starts, batchsize=1, optimizer=SGD, opt_state=state)
+    out = jl.train_many(net, xs, ys, starts, batchsize=batchsize, optimizer=SGD, opt_state=state)
     errors = jax.vmap(lambda n: jl.mse(jl.forward(n, xs), ys))(out.params)
     return out.params, np.asarray((out.nonfinite_step >= 0) | ~jnp.isfinite(errors))
 
@@ -56,8 +58,8 @@ for h in (1, 2, 8, 32):
     print(f"hidden {h}: first divergence {lrs[first]:.4f} (all finite at {lrs[first - 1]:.4f});"
           f" per seed median {np.median(seed_first):.4f} [{seed_first.min():.4f},"
           f" {seed_first.max():.4f}]")
-    lam_ex = np.asarray(per_example(net))
-    row("(a) full grid, init", full(net, xs, ys), lrs[first], seed_first)
+    lam_ex, lam = np.asarray(per_example(net)), np.asarray(full(net, xs, ys))
+    row("(a) full grid, init", lam, lrs[first], seed_first)
     row("(b) max example, init", lam_ex.max(axis=1), lrs[first], seed_first)
     row("(d) mean example, init", lam_ex.mean(axis=1), lrs[first], seed_first)
     rate = jnp.full(len(seeds), lrs[first - 1], jnp.float32)
@@ -67,3 +69,6 @@ for h in (1, 2, 8, 32):
         along.append(np.asarray(full(trained, xs, ys)))
     row(f"(c) full grid, trained {lrs[first - 1]:.3g}", along[-1], lrs[first], seed_first)
     row("(r) max along that run", np.max(along, axis=0), lrs[first], seed_first)
+    # full-batch GD (999 of the 1000 rows) at half its edge, 3000 steps: where it settles
+    settled, _ = train(net, jnp.zeros((len(seeds), 3000), jnp.int32), 0.5 / lam, batchsize=999)
+    row("(e) full grid, GD minimum", full(settled, xs, ys), lrs[first], seed_first)
