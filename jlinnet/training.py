@@ -121,14 +121,20 @@ def _fit(net, xs, ys, starts, opt_state, *, batchsize, optimizer, grads, mesh, m
         return _scan(step, net, opt_state, starts)
     if mesh is None:
         return _scan(jax.vmap(step), net, opt_state, starts)
-    pad = -k[0] % mesh.size  # copies of network 0 fill every device, dropped below
+    return _sharded(jax.vmap(step), mesh, net, opt_state, starts)
+
+
+def _sharded(step, mesh, net, opt_state, starts):
+    """The K networks' scan split over the devices of `mesh` (`jax.shard_map`)."""
+    k = net.batch_shape[0]
+    pad = -k % mesh.size  # copies of network 0 fill every device, dropped below
     split = NamedSharding(mesh, P(mesh.axis_names))  # K over every axis of the mesh
     inputs = jax.device_put(jax.tree.map(lambda a: jnp.concatenate(
         [a, jnp.repeat(a[:1], pad, axis=0)]), (net, opt_state, starts)), split)
-    out = jax.shard_map(partial(_scan, jax.vmap(step)), mesh=mesh, in_specs=split.spec,
+    out = jax.shard_map(partial(_scan, step), mesh=mesh, in_specs=split.spec,
                         out_specs=split.spec)(*inputs)
     if pad:  # K does not split evenly: gathered on every device, then the padding goes
-        out = jax.tree.map(lambda a: a[: k[0]], jax.device_put(out, NamedSharding(mesh, P())))
+        out = jax.tree.map(lambda a: a[:k], jax.device_put(out, NamedSharding(mesh, P())))
     return out
 
 
