@@ -1,13 +1,8 @@
-"""The tutorial's figures: before/after training (its `showSubplots`, Figures 2-4), the loss
-curve, the learning-rate sweep, a linear network's collapse, training as an animation. Each
-takes arrays and returns a `Figure` (`animate`: an animation) and writes no file; `from
-jlinnet import plot` (`import jlinnet` stays free of matplotlib). No pyplot (headless,
-`fig.savefig`) unless `pyplot=True`: then `plt.show()` or `fig.show()` display it.
-
-Up to 3 curves in the tutorial's styles, more in tab10 colours; the legend sits right of the
-axes. Log axes span whole decades ("1e-03"), float32 rounding opening no empty one. A J axis
-ends at most DECADES above its curves' typical top: a curve that leaves it (inf, NaN, 1e27)
-ends on its top edge at a triangle. Values never raise; gaps are drawn as gaps.
+"""The tutorial's figures (its Figures 2-4 before/after training), the loss curve, the sweep,
+a linear network's collapse, training as an animation: arrays in, a `Figure` out, no file, no
+pyplot unless `pyplot=True`; `from jlinnet import plot` (`import jlinnet` skips matplotlib).
+Log axes span whole decades ("1e-03"); a J axis ends at most DECADES above its curves' typical
+top, and a curve that leaves it (inf, NaN, 1e27) ends on its top edge at a triangle.
 """
 
 import math
@@ -23,7 +18,6 @@ from matplotlib.patches import Patch
 from numpy.typing import ArrayLike
 
 Curves: TypeAlias = ArrayLike | Mapping[str, ArrayLike]  # (S,), (K, S) or {label: (S,)}
-Labels: TypeAlias = Sequence[str] | None
 Reference: TypeAlias = float | tuple[float, str] | None  # J, or (J, label)
 
 # The tutorial's network in orange; a second route in blue, dashed; a reference in grey, dotted.
@@ -33,24 +27,21 @@ COLOURS = [c for i, c in enumerate(colormaps["tab10"].colors) if i != 7]  # grey
 DASHES = ("-", "--", ":", "-.")  # line styles of a sweep's style keys, in order of appearance
 LONG_RUN = 1000  # steps from which a loss curve is a band under its running mean
 DECADES = 1  # a J axis ends this many decades above its curves' typical top
+LEGEND = "outside right upper"  # constrained layout makes room for it right of the axes
 OUT = {"marker": "^", "markersize": 7, "linestyle": "", "clip_on": False, "zorder": 5}
 OUT_KEY = Line2D([], [], color="grey", **OUT, label="left the chart (above it, or not finite)")
+BAND = {"color": "grey", "alpha": 0.3, "linewidth": 0}  # a band's legend key
 
 
 def _figure(size, pyplot, title):
-    """A plain or pyplot figure in constrained layout, `title` at its top left."""
+    """A figure in constrained layout, `title` top left (clear of the legend); `pyplot`: one
+    that `plt.show()` or `fig.show()` display."""
     if pyplot:
         from matplotlib import pyplot as plt  # only here: importing pyplot picks a backend
     fig = (plt.figure if pyplot else Figure)(figsize=size, layout="constrained")
     if title:
-        fig.suptitle(title, x=0.01, ha="left")  # clear of the legend at the right
+        fig.suptitle(title, x=0.01, ha="left")
     return fig
-
-
-def _legend(fig, handles):
-    """The figure's legend right of its axes, of the handles whose label is not "_..."."""
-    fig.legend(handles=[h for h in handles if not h.get_label().startswith("_")],
-               loc="outside right upper")
 
 
 def _array(v, grid=False):
@@ -60,8 +51,8 @@ def _array(v, grid=False):
 
 
 def _named(values, arg, ndim, name, labels=None, grid=False):
-    """{label: array of `ndim` dims}: a dict's items, one such array as `name`, or the rows of
-    an array of ndim + 1 as "network 1" ..; `labels` rename them, one each, distinct as text."""
+    """{label: array of `ndim` dims} from a dict, one array (`name`) or its rows ("network 1"
+    ..); `labels` rename them, one each, distinct as text."""
     if isinstance(values, Mapping):
         names, rows = list(values), [_array(v, grid) for v in values.values()]
     else:
@@ -76,33 +67,32 @@ def _named(values, arg, ndim, name, labels=None, grid=False):
 
 def _styles(k):
     """k line styles: the tutorial's for up to three curves, else a tab10 colour each."""
-    return (list(STYLES[:k]) if k <= len(STYLES) else
-            [{"color": COLOURS[i % len(COLOURS)]} for i in range(k)])
+    return STYLES[:k] if k <= len(STYLES) else [{"color": COLOURS[i % 9]} for i in range(k)]
 
 
-def _shown(v, log=True):
-    """v with what cannot be drawn (not finite, or <= 0 on a log axis) set to NaN: a gap."""
-    return np.where(np.isfinite(v) & ((v > 0) | (not log)), v, np.nan)
+def _shown(v):
+    """v with what a log axis cannot draw (not finite, or <= 0) set to NaN: a gap."""
+    return np.where(np.isfinite(v) & (v > 0), v, np.nan)
 
 
 def _quartiles(j, axis):
-    """(q1, median, q3) over `axis` with a non-finite J counted as +inf, each a value some run
-    reached (NumPy's "higher"): `jl.seed_quantile`'s definition, the sweep table's."""
+    """(q1, median, q3) over `axis`, a non-finite J as +inf, NumPy's "higher" (a value some run
+    reached): `jl.seed_quantile`'s definition, the sweep table's."""
     return np.quantile(np.where(np.isfinite(j), j, np.inf), (0.25, 0.5, 0.75), axis=axis,
                        method="higher")
 
 
 def _top(curves, data, refs):
-    """A J axis' top: the decade over the largest of `data`, but at most DECADES over the
-    median of the (S,) `curves`' peaks, or over the largest of a curve's first and median
-    value if smaller (a run that grows past both diverged); at least over the `refs` lines."""
+    """A J axis' top: the decade over `data`, but at most DECADES over the (S,) `curves`'
+    median peak, or their largest first or median value (a run past both diverged); at least
+    over the `refs` lines."""
     ok = [s for v in curves if (s := v[np.isfinite(v) & (v > 0)]).size]
     if not ok:
         return 10.0
     hi = max(s.max() for v in data if (s := v[np.isfinite(v) & (v > 0)]).size)
     m = min(np.median([v.max() for v in ok]), max(max(v[0], np.median(v)) for v in ok))
-    refs = [r.get_ydata()[0] for r in refs]
-    decade = [math.ceil(round(math.log10(u), 6)) for u in (m, hi, *refs)]
+    decade = [math.ceil(round(math.log10(u), 6))
+              for u in (m, hi, *(r.get_ydata()[0] for r in refs))]
     return 10.0 ** max([min(decade[0] + DECADES, decade[1]), *decade[2:]])
 
 
@@ -113,7 +103,7 @@ def _clipped(ax, x, v, top, style, band=None, **kw):
         ax.fill_between(x, _shown(band[0]), _shown(np.fmin(band[1], top)), lw=0, alpha=0.2,
                         color=style["color"])
     out = ~(v <= top)
-    exits = np.flatnonzero(out & ~np.concatenate([[False], out[:-1]]))
+    exits = np.flatnonzero(out & ~np.append(False, out[:-1]))
     shown = _shown(np.where(out, np.nan, v))
     shown[exits] = top
     if exits.size:
@@ -122,8 +112,7 @@ def _clipped(ax, x, v, top, style, band=None, **kw):
 
 
 def _references(ax, note="", **refs):
-    """Lines across, `floor` solid (label + note), `goal` dotted, J or (J, label), named on the
-    chart below them too."""
+    """Lines across, `floor` solid (label + note), `goal` dotted, each named below it too."""
     lines = []
     for arg, ref in ((k, r) for k, r in refs.items() if r is not None):
         value, label = ref if isinstance(ref, tuple | list) else (ref, arg)
@@ -138,75 +127,64 @@ def _references(ax, note="", **refs):
 
 def _log_axis(ax, which, values, minor=False):
     """Log axis `which` ("x", "y") over the whole decades around the finite positive `values`,
-    labelled "1e-03", minor ticks if asked; log10 rounded to 6 places: 1e-4 in float32
-    (9.9999997e-05) opens no decade below."""
+    labelled "1e-03"; log10 rounded to 6 places, so float32's 1e-4 opens no decade below."""
     v = np.concatenate([np.ravel(a) for a in values])
     v = np.log10(v[np.isfinite(v) & (v > 0)]).round(6)
     lo, hi = (math.floor(v.min()), math.ceil(v.max())) if v.size else (-1, 1)
-    getattr(ax, f"set_{which}scale")("log")
-    getattr(ax, f"set_{which}lim")(10.0**lo, 10.0 ** max(hi, lo + 1))
+    ax.set(**{f"{which}scale": "log", f"{which}lim": (10.0**lo, 10.0 ** max(hi, lo + 1))})
     axis = getattr(ax, f"{which}axis")
-    axis.set_major_locator(ticker.LogLocator(base=10))
     axis.set_major_formatter(ticker.FormatStrFormatter("%.0e"))
     axis.set_minor_locator(ticker.LogLocator(subs="auto") if minor else ticker.NullLocator())
     axis.set_minor_formatter(ticker.NullFormatter())
 
 
 def before_after(x: ArrayLike, y: ArrayLike, before: Curves, after: Curves, *,
-                 name: str = "Net", labels: Labels = None, title: str | None = None,
-                 pyplot: bool = False) -> Figure:
-    """Two panels: the networks' predictions before and after training, over the truth (a
-    thick black line); the legend names each label once, and a curve's non-finite points.
+                 name: str = "Net", labels: Sequence[str] | None = None,
+                 title: str | None = None, pyplot: bool = False) -> Figure:
+    """Two panels: the networks' predictions before and after training, over the truth.
 
     Args:
-      x, y: (N, 1) or (N,) the grid and the true function on it.
-      before, after: (N, 1) or (N,) for one network (labelled `name`), (K, N, 1) or (K, N)
-        for K ("network 1" .. "network K"), or {label: (N, 1) or (N,)}; `labels` renames them.
-      title, pyplot: a title over both panels; True to show the figure (module docstring).
+      x, y: (N,) or (N, 1) the grid and the true function on it.
+      before, after: (N,) or (N, 1) for one network (`name`), (K, N) or (K, N, 1) for K
+        ("network 1" ..), or {label: (N,) or (N, 1)}; `labels` renames them.
+      title, pyplot: a title; True to show the figure with pyplot.
 
     Returns:
       A `Figure` with two axes, "Net results before training" and "... after training".
     """
     x, y = _array(x, grid=True), _array(y, grid=True)
     fig = _figure((12, 4.2), pyplot, title)
-    axes = fig.subplots(1, 2, sharey=True)
-    handles = {}
+    axes, handles = fig.subplots(1, 2, sharey=True), {}
     for ax, preds, when in zip(axes, (before, after), ("before", "after")):
-        handles["true function"] = ax.plot(x, _shown(y, log=False), color="black", linewidth=4,
+        handles["true function"] = ax.plot(x, y, color="black", linewidth=4,
                                            label="true function")[0]
         curves = _named(preds, when, 1, name, labels, grid=True)
         for style, (label, v) in zip(_styles(len(curves)), curves.items()):
             if bad := np.sum(~np.isfinite(v)):
-                label = f"{label} (not finite at {bad} of {v.size} points)"
-            handles.setdefault(label, ax.plot(x, _shown(v, log=False), linewidth=2, label=label,
-                                              **style)[0])
+                label += f" (not finite at {bad} of {v.size} points)"
+            handles.setdefault(label, ax.plot(x, v, linewidth=2, label=label, **style)[0])
         ax.set(title=f"Net results {when} training", xlabel="x")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("y")
-    _legend(fig, handles.values())
+    fig.legend(handles=handles.values(), loc=LEGEND)
     return fig
 
 
 def loss_curve(losses: Curves, *, spread: bool = False, name: str = "batch loss",
-               labels: Labels = None, floor: Reference = None, title: str | None = None,
-               pyplot: bool = False) -> Figure:
+               labels: Sequence[str] | None = None, floor: Reference = None,
+               title: str | None = None, pyplot: bool = False) -> Figure:
     """The batch loss J per step on a log scale: a line per run, or K runs as median and band.
 
-    `spread=True`: per group of K runs (seeds), the median per step over the band from the
-    first to the third quartile, a non-finite J counting as +inf (the sweep's definition);
-    triangles on the top edge mark each run's first step off the chart. Else a run of S >= 1000
-    steps is a faint band (least to largest batch loss in bins of S // 1000 steps) under its
-    centred running mean over w = S // 50 (made odd) steps; a shorter run is a plain line.
+    `spread`: per group of K runs, the median per step (non-finite J counts as +inf) over its
+    quartile band, a triangle at each run's first step off the chart. Else a run of S >= 1000
+    steps is its centred running mean over S // 50 | 1 steps over a band of its batch losses.
 
     Args:
-      losses: (S,) batch losses (`TrainResult.losses`), (K, S) for K networks (`train_many`),
-        or {label: (S,)}. With `spread`: (K, S) or {label: (K, S)}, e.g. {"Adam": (256, S),
-        "SGD": (256, S)}. Labels must differ as text (0.1 and float32 0.1 do not).
-      name: the label of one run or group; labels: names for the curves, else the dict's keys
-        or "network 1" .. "network K".
-      floor: a full-grid J, or (J, label): `(0.3309, "least-squares line")`, noted as such:
-        one batch's J may be lower, the running mean not for long.
-      title, pyplot: an optional title; True to show the figure (module docstring).
+      losses: (S,) or (K, S) batch losses, or {label: (S,)}; with `spread`, (K, S) or
+        {label: (K, S)}, e.g. {"Adam": (256, S), "SGD": (256, S)}.
+      name: the label of one run or group; labels: the curves' names, distinct as text.
+      floor: a full-grid J, or (J, label), e.g. `(0.3309, "least-squares line")`.
+      title, pyplot: a title; True to show the figure with pyplot.
 
     Returns:
       A `Figure` with one axis: step on x, J on a log y axis.
@@ -220,59 +198,53 @@ def loss_curve(losses: Curves, *, spread: bool = False, name: str = "batch loss"
     top = _top(list(curves.values()), groups.values(), refs)
     handles, windows = [], set()
     for style, (label, v) in zip(_styles(len(curves)), curves.items()):
-        if spread:
-            line, note = _spread(ax, groups[label], quartiles[label], style, top)
-        else:
-            line, out, w = _run(ax, v, style, top)
-            windows |= {w} - {None}
-            note = "" if out is None else f" (left the chart from step {out})"
-        handles += [line]
+        line, note, w = (_spread(ax, groups[label], quartiles[label], style, top) if spread
+                         else _run(ax, v, style, top))
         line.set_label(label + note)
-    if spread:
-        handles += [Patch(color="grey", alpha=0.3, linewidth=0, label="middle half of runs")]
-    if windows:
-        handles += [Patch(color="grey", alpha=0.3, linewidth=0, label="batch loss, each step"),
-                    Line2D([], [], color="grey", linewidth=1.8, label="mean of "
-                           f"{'/'.join(map(str, sorted(windows)))} steps")]
+        handles, windows = handles + [line], windows | {w} - {None}
+    if spread or windows:
+        handles += [Patch(**BAND, label="batch loss, each step" if windows else
+                          "middle half of runs")]
+    handles += [Line2D([], [], color="grey", linewidth=1.8, label="mean of "
+                       f"{'/'.join(map(str, sorted(windows)))} steps")] * bool(windows)
     left = any("left the chart" in h.get_label() for h in handles)
     _log_axis(ax, "y", [np.fmin(v, top) for v in groups.values()] + [r.get_ydata() for r in refs])
     ax.set(xlabel="step", ylabel="batch error J")
     ax.grid(alpha=0.3)
-    _legend(fig, handles + [OUT_KEY] * left + refs)
+    fig.legend(handles=handles + [OUT_KEY] * left + refs, loc=LEGEND)
     return fig
 
 
 def _spread(ax, runs, quartiles, style, top):
-    """Draws K runs (K, S) as `loss_curve` says. Returns (the median's line, its label's note)."""
+    """Draws K runs (K, S) as `loss_curve` says. Returns (the median's line, its note, None)."""
     q1, median, q3 = quartiles
     line = _clipped(ax, np.arange(1, median.size + 1), median, top, style, (q1, q3),
                     linewidth=1.5)[0]
     off = ~(runs <= top)  # (K, S): above the chart, or not finite
-    gone = off.any(1)
-    if not gone.any():
-        return line, f": median of {len(runs)} runs"
+    if not (gone := off.any(1)).any():
+        return line, f": median of {len(runs)} runs", None
     ax.plot(np.argmax(off[gone], 1) + 1, np.full(gone.sum(), top), color=style["color"], **OUT)
     return line, (f": median of {len(runs)} runs; {gone.sum()} runs left the chart, the first"
-                  f" at step {np.argmax(off.any(0)) + 1}")
+                  f" at step {np.argmax(off.any(0)) + 1}"), None
 
 
 def _run(ax, v, style, top):
-    """Draws one run v: (S,) as `loss_curve` says; the mean_t = (v_t + ... + v_{t+w-1}) / w
-    drawn at step t + w//2, NaN if one is not finite. Returns (line, where it left, w or None)."""
-    if v.size < LONG_RUN:
-        return *_clipped(ax, np.arange(1, v.size + 1), v, top, style, linewidth=1.2), None
-    size, w = max(2, v.size // LONG_RUN), (v.size // 50) | 1
-    starts = np.arange(0, v.size, size)
-    lo, hi = (np.fmin(f.reduceat(_shown(v), starts), top) for f in (np.fmin, np.fmax))
-    ends = np.minimum(starts + size, v.size)  # bin i holds steps starts_i + 1 .. ends_i
-    ax.fill_between((starts + 1 + ends) / 2, lo, hi, color=style["color"], alpha=0.25, lw=0)
-    finite = np.isfinite(v)  # window sums from cumulative sums: O(S), not O(S w)
-    sums, bad = (np.concatenate([[0], np.cumsum(a)]) for a in (np.where(finite, v, 0), ~finite))
-    with np.errstate(all="ignore"):  # overflow to inf is drawn as a gap, like NaN
-        mean = np.where(bad[w:] > bad[:-w], np.nan, (sums[w:] - sums[:-w]) / w)
-    every = max(1, mean.size // 2000)  # the mean is smooth: 2000 points draw it
-    t = np.arange(1, mean.size + 1, every) + w // 2
-    return *_clipped(ax, t, mean[::every], top, style, linewidth=1.8), w
+    """Draws one run v: (S,) as `loss_curve` says, mean_t = (v_t + .. + v_{t+w-1}) / w at step
+    t + w//2 (NaN if one is not finite). Returns (its line, its note, w or None)."""
+    t, w = np.arange(1, v.size + 1), None
+    if v.size >= LONG_RUN:
+        size, w = max(2, v.size // LONG_RUN), (v.size // 50) | 1
+        starts = np.arange(0, v.size, size)  # bin i: steps starts_i + 1 .. ends_i
+        lo, hi = (np.fmin(f.reduceat(_shown(v), starts), top) for f in (np.fmin, np.fmax))
+        ends = np.minimum(starts + size, v.size)
+        ax.fill_between((starts + 1 + ends) / 2, lo, hi, color=style["color"], alpha=0.25, lw=0)
+        finite = np.isfinite(v)  # window sums from cumulative sums: O(S), not O(S w)
+        sums, bad = (np.append(0, np.cumsum(a)) for a in (np.where(finite, v, 0), ~finite))
+        with np.errstate(all="ignore"):  # overflow to inf is drawn as a gap, like NaN
+            v = np.where(bad[w:] > bad[:-w], np.nan, (sums[w:] - sums[:-w]) / w)
+        t = t[: v.size] + w // 2
+    line, out = _clipped(ax, t, v, top, style, linewidth=1.2 if w is None else 1.8)
+    return line, "" if out is None else f" (left the chart from step {out})", w
 
 
 def sweep(lrs: ArrayLike, errors: Mapping[str | tuple[str, str], ArrayLike] | ArrayLike, *,
@@ -280,21 +252,18 @@ def sweep(lrs: ArrayLike, errors: Mapping[str | tuple[str, str], ArrayLike] | Ar
           pyplot: bool = False) -> Figure:
     """The final J against the learning rate: median and quartiles over seeds, and divergence.
 
-    Top: per series, the median over seeds of the final J at each rate, a diverged network
-    counting as +inf (`jl.seed_quantile`, the sweep table's definition), over a band from the
-    first to the third quartile; where the median leaves the chart (most seeds diverged, or J
-    above the clipped axis) it ends on the top edge at a triangle. Bottom: the fraction of
-    seeds that diverged, step lines nudged apart (+-0.06) so that 8 at 0% or 100% stay apart.
+    Top: per series, the seeds' median final J (a diverged network counts as +inf, the sweep
+    table's `jl.seed_quantile`) over its quartile band, a triangle where it leaves the chart.
+    Bottom: the fraction of seeds that diverged, lines nudged apart.
 
     Args:
       lrs: (L,) positive learning rates, distinct in float32, in any order.
-      errors: {label: (L, seeds)} the final full-grid J of each network, NaN or inf where it
-        diverged; or one (L, seeds) array. A label is a name, or a pair (name, style) such as
-        ("hidden 8", "tanh"): a colour per name, a line style per style (solid for the first,
-        then dashed, dotted, dash-dot), the styles' keys grey in the legend.
-      floor: the least-squares line's J, or (J, label), solid, the side below it shaded and
-        noted "better than any line": `(0.3309, "least-squares line")`; goal: a J, dotted.
-      title, pyplot: an optional title; True to show the figure (module docstring).
+      errors: {label: (L, seeds)} or (L, seeds): each network's final full-grid J, NaN or inf
+        where it diverged. A label (name, style) such as ("hidden 8", "tanh") gets a colour
+        per name and a line style per style (solid, dashed, dotted, dash-dot).
+      floor: the least-squares line's J, or (J, label), the side below it shaded "better than
+        any line"; goal: a J or (J, label), dotted.
+      title, pyplot: a title; True to show the figure with pyplot.
 
     Returns:
       A `Figure` with two axes on one log learning-rate axis: J (log), fraction diverged.
@@ -304,8 +273,7 @@ def sweep(lrs: ArrayLike, errors: Mapping[str | tuple[str, str], ArrayLike] | Ar
     if np.unique(lrs.astype(np.float32)).size != lrs.size or any(len(j) != lrs.size for j in runs):
         raise ValueError(f"need lrs (L,) distinct in float32 and errors {{label: (L, seeds)}}, "
                          f"got {lrs} and {[j.shape for j in runs]}")
-    order = np.argsort(lrs)
-    lrs, runs = lrs[order], [j[order] for j in runs]
+    lrs, runs = np.sort(lrs), [j[np.argsort(lrs)] for j in runs]
     quartiles = [_quartiles(j, 1) for j in runs]
     fig = _figure((11, 5.2), pyplot, title)
     ax, low = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
@@ -322,28 +290,27 @@ def sweep(lrs: ArrayLike, errors: Mapping[str | tuple[str, str], ArrayLike] | Ar
     low.yaxis.set_major_formatter(ticker.PercentFormatter(1.0, decimals=0))
     for a in (ax, low):
         a.grid(alpha=0.3, which="both")
-    _legend(fig, keys + refs)
+    fig.legend(handles=keys + refs, loc=LEGEND)
     return fig
 
 
 def _series(ax, low, lrs, keys, runs, quartiles, top):
-    """Draws the sweep's series as `sweep` says, keyed (name, style). Returns legend keys."""
+    """Draws the sweep's series, keyed (name, style), as `sweep` says. Returns legend keys."""
     names, dashes = (list(dict.fromkeys(k[i] for k in keys)) for i in (0, 1))
     left = False
     for i, ((name, dash), j, (q1, median, q3)) in enumerate(zip(keys, runs, quartiles)):
-        style = {"color": COLOURS[names.index(name) % len(COLOURS)],
-                 "linestyle": DASHES[dashes.index(dash) % len(DASHES)]}
+        style = {"color": COLOURS[names.index(name) % 9],
+                 "linestyle": DASHES[dashes.index(dash) % 4]}
         out = _clipped(ax, lrs, median, top, style, (q1, q3), marker="o", markersize=3)[1]
         left |= out is not None
         low.step(lrs, 1 - np.isfinite(j).mean(1) + (i - (len(runs) - 1) / 2) * 0.015,
                  where="mid", linewidth=1.1, **style)
-    return ([Line2D([], [], color=COLOURS[i % len(COLOURS)], lw=2, label=str(name))
-             for i, name in enumerate(names)]
-            + [Line2D([], [], color="0.4", linestyle=DASHES[i % len(DASHES)], label=str(d))
+    return ([Line2D([], [], color=COLOURS[i % 9], lw=2, label=str(n)) for i, n in enumerate(names)]
+            + [Line2D([], [], color="0.4", linestyle=DASHES[i % 4], label=str(d))
                for i, d in enumerate(dashes) if len(dashes) > 1 or d is not None]
-            + [Patch(color="grey", alpha=0.3, linewidth=0, label="middle half of seeds"),
-               Line2D([], [], color="grey", marker="o", markersize=3,
-                      label="median of seeds (diverged = +inf)")] + [OUT_KEY] * left)
+            + [Patch(**BAND, label="middle half of seeds"), Line2D(
+                [], [], color="grey", marker="o", markersize=3,
+                label="median of seeds (diverged = +inf)")] + [OUT_KEY] * left)
 
 
 def collapse(x: ArrayLike, terms: ArrayLike, bias: float, y: ArrayLike,
@@ -351,20 +318,17 @@ def collapse(x: ArrayLike, terms: ArrayLike, bias: float, y: ArrayLike,
              title: str | None = None, pyplot: bool = False) -> Figure:
     """Why a network without activations is a line: its neurons' terms, and its (w, b) path.
 
-    Left: each hidden neuron's term w2_j z_j(x); their sum plus the output bias b2, the
-    network's output (one straight line); the target; the least-squares line. Right: the
-    network's affine map (w, b) (`jl.affine_map`) along training, over contours of J(w, b) =
-    1/(2N) sum_i (y_i - (w x_i + b))^2; the least-squares point a star. The view holds the
-    starts, the star and the points with J below the worst start's; a path leaving it ends at
-    a cross on its edge.
+    Left: each hidden neuron's term w2_j z_j(x), their sum + b2 (the network's output: a line),
+    the target, the least-squares line. Right: the map (w, b) (`jl.affine_map`) along training
+    over contours of J(w, b) = 1/(2N) sum_i (y_i - w x_i - b)^2, the least-squares point a star;
+    a path leaving the view (the points below the worst start's J) ends at a cross on its edge.
 
     Args:
       x, y: (N,) or (N, 1) the grid and the target.
-      terms: (N, H) w2_j z_j(x) for each hidden neuron j: `z * w2[:, 0]`, z = x w1 + b1.
-      bias: the output bias b2.
+      terms: (N, H) w2_j z_j(x) for each hidden neuron j; bias: the output bias b2.
       line: (w, b) of the least-squares line (`jl.least_squares`).
       paths: {label: (T, 2)} the map (w, b) after 0 .. T-1 steps, e.g. {"lr 0.01": path}.
-      title, pyplot: an optional title; True to show the figure (module docstring).
+      title, pyplot: a title; True to show the figure with pyplot.
 
     Returns:
       A `Figure` with two axes: y against x, b against w.
@@ -373,49 +337,47 @@ def collapse(x: ArrayLike, terms: ArrayLike, bias: float, y: ArrayLike,
     w0, b0 = (float(v) for v in np.ravel(line))
     fig = _figure((14, 4.4), pyplot, title)
     ax, plane = fig.subplots(1, 2)
-    ramp = colormaps["Blues"](np.linspace(0.4, 0.9, terms.shape[1]))  # apart from the paths
-    for j, (colour, term) in enumerate(zip(ramp, terms.T)):
-        ax.plot(x, term, color=colour, linewidth=1, label="_" if j else
-                f"one hidden neuron's w2_j z_j(x) ({terms.shape[1]} lines)")
+    h = terms.shape[1]
+    ax.set_prop_cycle(color=colormaps["Blues"](np.linspace(0.4, 0.9, h)))  # not the paths'
+    ax.plot(x, terms, linewidth=1, label=[f"one hidden neuron's w2_j z_j(x) ({h} lines)"]
+            + ["_"] * (h - 1))
     ax.plot(x, y, color="black", linewidth=4, label="target")
     ax.plot(x, terms.sum(1) + bias, color="orange", linewidth=2.5, label="network: their sum + b2")
     ax.plot(x, w0 * x + b0, linewidth=2, label="least-squares line", **STYLES[2])
     ax.set(xlabel="x", ylabel="y", title="each neuron's term, and the network's output")
     ax.grid(alpha=0.3)
     _plane(plane, x, y, w0, b0, _named(paths, "paths", 2, "path"))
-    _legend(fig, ax.get_lines() + plane.get_lines())
+    fig.legend(loc=LEGEND)  # every labelled line of both axes
     return fig
 
 
 def _plane(ax, x, y, w0, b0, paths):
-    """Draws the (w, b) paths over contours of J(w, b) and the least-squares star (w0, b0)."""
+    """Draws the (w, b) paths over contours of J(w, b), the least-squares point a star."""
     xx, xy, xm, ym, yy = (np.mean(v) for v in (x * x, x * y, x, y, y * y))
 
-    def j(w, b):  # J(w, b) = 1/(2N) sum (y - w x - b)^2 = 1/2 mean(y^2 - 2 w x y ...)
+    def j(w, b):  # J(w, b) = 1/(2N) sum (y - w x - b)^2, expanded in the means above
         return 0.5 * (yy - 2 * w * xy - 2 * b * ym + w * w * xx + 2 * w * b * xm + b * b)
 
     starts = np.array([p[0] for p in paths.values()] + [[w0, b0]])
-    points = np.concatenate(list(paths.values()))
-    with np.errstate(all="ignore"):
-        box = np.concatenate([starts, points[j(*points.T) <= j(*starts.T).max()]])
-    pad = 0.08 * (box.max(0) - box.min(0)) + 0.05
+    points = np.concatenate([*paths.values(), starts])
+    with np.errstate(all="ignore"):  # the view: every point below the worst start's J
+        box = points[j(*points.T) <= j(*starts.T).max()]
+    pad = 0.08 * np.ptp(box, 0) + 0.05
     lo, hi = box.min(0) - pad, box.max(0) + pad
     w, b = np.meshgrid(*(np.linspace(lo[i], hi[i], 200) for i in (0, 1)))
     levels = j(w0, b0) + (j(w, b).max() - j(w0, b0)) * np.geomspace(3e-3, 1, 8)
     ax.clabel(ax.contour(w, b, j(w, b), levels=levels, colors="0.7", linewidths=0.7),
               levels[1::2], fmt="J=%.2g", fontsize=7)
     for i, (label, p) in enumerate(paths.items()):
-        colour = COLOURS[(i + 2) % len(COLOURS)]  # not the network's orange
+        colour = COLOURS[(i + 2) % 9]  # not the network's orange
         out = np.flatnonzero(~np.all((p >= lo) & (p <= hi), 1))
-        if out.size:  # draw up to the first point out of the view, marked on its edge
-            p, edge = p[: out[0] + 1], np.nan_to_num(p[out[0]], nan=hi, posinf=hi, neginf=lo)
-            ax.plot(*np.clip(edge, lo, hi), marker="X", color=colour, markersize=9,
-                    clip_on=False, zorder=5)
-            label += f" (leaves the view at step {out[0]})"
+        if out.size:  # drawn up to its first point out of the view, a cross on the edge
+            p, label = p[: out[0] + 1], f"{label} (leaves the view at step {out[0]})"
+            edge = np.clip(np.nan_to_num(p[-1], nan=hi, posinf=hi, neginf=lo), lo, hi)
+            ax.plot(*edge, "X", color=colour, markersize=9, clip_on=False, zorder=5)
         ax.plot(*p.T, color=colour, linewidth=1.2, marker="o", markersize=2, label=label)
-        ax.plot(*p[0], marker="o", color=colour, markersize=6)
-    ax.plot(w0, b0, marker="*", color="black", markersize=14, linestyle="",
-            label="least-squares (w, b)")
+        ax.plot(*p[0], "o", color=colour, markersize=6)
+    ax.plot(w0, b0, "k*", markersize=14, label="least-squares (w, b)")
     ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), xlabel="w", ylabel="b",
            title="the network's (w, b) while training, over J(w, b)")
     ax.grid(alpha=0.3)
@@ -426,8 +388,8 @@ def animate(x: ArrayLike, y: ArrayLike, outputs: ArrayLike, losses: ArrayLike, *
             interval: int = 100) -> FuncAnimation:
     """The tutorial's Figure 2 frame by frame: the target and the network's output, step and J.
 
-    Save it whole: `anim.save(tmp, writer="pillow")`, `tmp` a ".gif" in the destination's
-    folder, then `os.replace(tmp, path)`. 100 frames: about 0.43 MB, 4 s of one core.
+    Save it whole: `anim.save(tmp, writer="pillow")` to a ".gif" in the destination's folder,
+    then `os.replace(tmp, path)`. 100 frames: about 0.43 MB, 4 s of one core.
 
     Args:
       x, y: (N,) or (N, 1) the grid and the target.
