@@ -1,9 +1,5 @@
-"""The tutorial's figures (its Figures 2-4 before/after training), the loss curve, the sweep,
-a linear network's collapse, training as an animation: arrays in, a `Figure` out, no file, no
-pyplot unless `pyplot=True`; `from jlinnet import plot` (`import jlinnet` skips matplotlib).
-Log axes span whole decades ("1e-03"); a J axis ends at most DECADES above its curves' typical
-top, and a curve that leaves it (inf, NaN, 1e27) ends on its top edge at a triangle.
-"""
+"""The tutorial's figures, the loss curve, sweep, collapse and animation: arrays in, a `Figure`
+out, no file, no pyplot unless asked; a curve leaving a J axis (inf, 1e27) ends at a triangle."""
 
 import math
 from collections.abc import Mapping, Sequence
@@ -20,9 +16,8 @@ from numpy.typing import ArrayLike
 Curves: TypeAlias = ArrayLike | Mapping[str, ArrayLike]  # (S,), (K, S) or {label: (S,)}
 Reference: TypeAlias = float | tuple[float, str] | None  # J, or (J, label)
 
-# The tutorial's network in orange; a second route in blue, dashed; a reference in grey, dotted.
-STYLES = ({"color": "orange"}, {"color": "tab:blue", "linestyle": "--"},
-          {"color": "tab:gray", "linestyle": ":"})
+STYLES = ({"color": "orange"}, {"color": "tab:blue", "linestyle": "--"},  # the tutorial's net,
+          {"color": "tab:gray", "linestyle": ":"})  # a second route, a reference
 COLOURS = [c for i, c in enumerate(colormaps["tab10"].colors) if i != 7]  # grey: for keys
 DASHES = ("-", "--", ":", "-.")  # line styles of a sweep's style keys, in order of appearance
 LONG_RUN = 1000  # steps from which a loss curve is a band under its running mean
@@ -30,18 +25,15 @@ DECADES = 1  # a J axis ends this many decades above its curves' typical top
 LEGEND = "outside right upper"  # constrained layout makes room for it right of the axes
 OUT = {"marker": "^", "markersize": 7, "linestyle": "", "clip_on": False, "zorder": 5}
 OUT_KEY = Line2D([], [], color="grey", **OUT, label="left the chart (above it, or not finite)")
-BAND = {"color": "grey", "alpha": 0.3, "linewidth": 0}  # a band's legend key
 
 
-def _figure(size, pyplot, title):
-    """A figure in constrained layout, `title` top left (clear of the legend); `pyplot`: one
-    that `plt.show()` or `fig.show()` display."""
+def _figure(size, pyplot, title, *grid, **kw):
+    """A figure in constrained layout, `title` top left, and `fig.subplots(*grid, **kw)`."""
     if pyplot:
         from matplotlib import pyplot as plt  # only here: importing pyplot picks a backend
     fig = (plt.figure if pyplot else Figure)(figsize=size, layout="constrained")
-    if title:
-        fig.suptitle(title, x=0.01, ha="left")
-    return fig
+    fig.suptitle(title or "", x=0.01, ha="left")
+    return fig, fig.subplots(*grid, **kw)
 
 
 def _array(v, grid=False):
@@ -51,18 +43,14 @@ def _array(v, grid=False):
 
 
 def _named(values, arg, ndim, name, labels=None, grid=False):
-    """{label: array of `ndim` dims} from a dict, one array (`name`) or its rows ("network 1"
-    ..); `labels` rename them, one each, distinct as text."""
-    if isinstance(values, Mapping):
-        names, rows = list(values), [_array(v, grid) for v in values.values()]
-    else:
+    """{label: array of `ndim` dims} from a dict, one array or its rows; `labels` rename them."""
+    if not isinstance(values, Mapping):
         a = _array(values, grid)
-        names, rows = ([name], [a]) if a.ndim == ndim else (
-            [f"network {i + 1}" for i in range(len(a))], list(a))
-    names = [str(k) for k in (names if labels is None else labels)]
-    if len(set(names)) != len(rows):  # else curves would silently merge or go unlabelled
-        raise ValueError(f"{arg}: need {len(rows)} labels distinct as text, got {names}")
-    return dict(zip(names, rows))
+        values = {name: a} if a.ndim == ndim else {f"network {i + 1}": r for i, r in enumerate(a)}
+    names = [str(k) for k in (values if labels is None else labels)]
+    if len(set(names)) != len(values):  # else curves would silently merge or go unlabelled
+        raise ValueError(f"{arg}: need {len(values)} labels distinct as text, got {names}")
+    return {k: _array(v, grid) for k, v in zip(names, values.values())}
 
 
 def _styles(k):
@@ -70,41 +58,32 @@ def _styles(k):
     return STYLES[:k] if k <= len(STYLES) else [{"color": COLOURS[i % 9]} for i in range(k)]
 
 
-def _shown(v):
-    """v with what a log axis cannot draw (not finite, or <= 0) set to NaN: a gap."""
-    return np.where(np.isfinite(v) & (v > 0), v, np.nan)
-
-
 def _quartiles(j, axis):
-    """(q1, median, q3) over `axis`, a non-finite J as +inf, NumPy's "higher" (a value some run
-    reached): `jl.seed_quantile`'s definition, the sweep table's."""
-    return np.quantile(np.where(np.isfinite(j), j, np.inf), (0.25, 0.5, 0.75), axis=axis,
-                       method="higher")
+    """(q1, median, q3) over `axis`, non-finite J as +inf: `jl.seed_quantile`'s definition."""
+    return np.quantile(np.where(np.isfinite(j), j, np.inf), (.25, .5, .75), axis, method="higher")
 
 
-def _top(curves, data, refs):
-    """A J axis' top: the decade over `data`, but at most DECADES over the (S,) `curves`'
-    median peak, or their largest first or median value (a run past both diverged); at least
-    over the `refs` lines."""
-    ok = [s for v in curves if (s := v[np.isfinite(v) & (v > 0)]).size]
-    if not ok:
-        return 10.0
-    hi = max(s.max() for v in data if (s := v[np.isfinite(v) & (v > 0)]).size)
+def _j_axis(ax, curves, data, refs):
+    """Sets a log J axis and returns its top: the decade over `data`, at most DECADES over the
+    `curves`' median peak or first or median value (past both: diverged), at least the `refs`."""
+    ok = [s for v in curves if (s := v[np.isfinite(v) & (v > 0)]).size] or [np.ones(1)]
+    hi = max((s.max() for v in data if (s := v[np.isfinite(v) & (v > 0)]).size), default=10.0)
     m = min(np.median([v.max() for v in ok]), max(max(v[0], np.median(v)) for v in ok))
-    decade = [math.ceil(round(math.log10(u), 6))
-              for u in (m, hi, *(r.get_ydata()[0] for r in refs))]
-    return 10.0 ** max([min(decade[0] + DECADES, decade[1]), *decade[2:]])
+    refs = [r.get_ydata()[0] for r in refs]
+    decade = [math.ceil(round(math.log10(u), 6)) for u in (m, hi, *refs)]
+    top = 10.0 ** max([min(decade[0] + DECADES, decade[1]), *decade[2:]])
+    _log_axis(ax, "y", [np.fmin(v, top) for v in data] + [refs])
+    return top
 
 
 def _clipped(ax, x, v, top, style, band=None, **kw):
-    """Draws v up to `top` over a band (lo, hi) if given; where v leaves (above, not finite)
-    it ends on the top edge at a triangle. Returns (its line, the first x it left at or None)."""
-    if band is not None:
-        ax.fill_between(x, _shown(band[0]), _shown(np.fmin(band[1], top)), lw=0, alpha=0.2,
-                        color=style["color"])
+    """Draws v over a band (lo, hi), up to `top`. Returns (its line, x where it left or None)."""
+    if band is not None:  # what a log axis cannot draw (<= 0) is a gap, like NaN
+        lo, hi = (np.where(b > 0, b, np.nan) for b in (band[0], np.fmin(band[1], top)))
+        ax.fill_between(x, lo, hi, lw=0, alpha=0.2, color=style["color"])
     out = ~(v <= top)
     exits = np.flatnonzero(out & ~np.append(False, out[:-1]))
-    shown = _shown(np.where(out, np.nan, v))
+    shown = np.where(out | (v <= 0), np.nan, v)
     shown[exits] = top
     if exits.size:
         ax.plot(x[exits], shown[exits], color=style["color"], **OUT)
@@ -126,16 +105,14 @@ def _references(ax, note="", **refs):
 
 
 def _log_axis(ax, which, values, minor=False):
-    """Log axis `which` ("x", "y") over the whole decades around the finite positive `values`,
-    labelled "1e-03"; log10 rounded to 6 places, so float32's 1e-4 opens no decade below."""
+    """Log axis `which` over whole decades ("1e-03"): float32's 1e-4 opens no decade below."""
     v = np.concatenate([np.ravel(a) for a in values])
     v = np.log10(v[np.isfinite(v) & (v > 0)]).round(6)
     lo, hi = (math.floor(v.min()), math.ceil(v.max())) if v.size else (-1, 1)
     ax.set(**{f"{which}scale": "log", f"{which}lim": (10.0**lo, 10.0 ** max(hi, lo + 1))})
-    axis = getattr(ax, f"{which}axis")
-    axis.set_major_formatter(ticker.FormatStrFormatter("%.0e"))
-    axis.set_minor_locator(ticker.LogLocator(subs="auto") if minor else ticker.NullLocator())
-    axis.set_minor_formatter(ticker.NullFormatter())
+    getattr(ax, f"{which}axis").set(
+        major_formatter=ticker.FormatStrFormatter("%.0e"), minor_formatter=ticker.NullFormatter(),
+        minor_locator=ticker.LogLocator(subs="auto") if minor else ticker.NullLocator())
 
 
 def before_after(x: ArrayLike, y: ArrayLike, before: Curves, after: Curves, *,
@@ -153,11 +130,9 @@ def before_after(x: ArrayLike, y: ArrayLike, before: Curves, after: Curves, *,
       A `Figure` with two axes, "Net results before training" and "... after training".
     """
     x, y = _array(x, grid=True), _array(y, grid=True)
-    fig = _figure((12, 4.2), pyplot, title)
-    axes, handles = fig.subplots(1, 2, sharey=True), {}
+    (fig, axes), handles = _figure((12, 4.2), pyplot, title, 1, 2, sharey=True), {}
     for ax, preds, when in zip(axes, (before, after), ("before", "after")):
-        handles["true function"] = ax.plot(x, y, color="black", linewidth=4,
-                                           label="true function")[0]
+        handles["true function"] = ax.plot(x, y, color="black", lw=4, label="true function")[0]
         curves = _named(preds, when, 1, name, labels, grid=True)
         for style, (label, v) in zip(_styles(len(curves)), curves.items()):
             if bad := np.sum(~np.isfinite(v)):
@@ -173,11 +148,8 @@ def before_after(x: ArrayLike, y: ArrayLike, before: Curves, after: Curves, *,
 def loss_curve(losses: Curves, *, spread: bool = False, name: str = "batch loss",
                labels: Sequence[str] | None = None, floor: Reference = None,
                title: str | None = None, pyplot: bool = False) -> Figure:
-    """The batch loss J per step on a log scale: a line per run, or K runs as median and band.
-
-    `spread`: per group of K runs, the median per step (non-finite J counts as +inf) over its
-    quartile band, a triangle at each run's first step off the chart. Else a run of S >= 1000
-    steps is its centred running mean over S // 50 | 1 steps over a band of its batch losses.
+    """The batch loss J per step, log scale: a line per run (1000+ steps: a running mean over
+    a band of the batch losses), or with `spread` K runs' median (diverged = +inf) and quartiles.
 
     Args:
       losses: (S,) or (K, S) batch losses, or {label: (S,)}; with `spread`, (K, S) or
@@ -192,23 +164,20 @@ def loss_curve(losses: Curves, *, spread: bool = False, name: str = "batch loss"
     groups = _named(losses, "losses", 1 + spread, name, labels)
     quartiles = {k: _quartiles(g, 0) for k, g in groups.items()} if spread else {}
     curves = {k: q[1] for k, q in quartiles.items()} if spread else groups
-    fig = _figure((11, 4.2), pyplot, title)
-    ax = fig.subplots()
+    fig, ax = _figure((11, 4.2), pyplot, title)
     refs = _references(ax, note=" (full grid: a batch's J may be lower)", floor=floor)
-    top = _top(list(curves.values()), groups.values(), refs)
+    top = _j_axis(ax, list(curves.values()), list(groups.values()), refs)
     handles, windows = [], set()
     for style, (label, v) in zip(_styles(len(curves)), curves.items()):
         line, note, w = (_spread(ax, groups[label], quartiles[label], style, top) if spread
                          else _run(ax, v, style, top))
         line.set_label(label + note)
         handles, windows = handles + [line], windows | {w} - {None}
-    if spread or windows:
-        handles += [Patch(**BAND, label="batch loss, each step" if windows else
-                          "middle half of runs")]
+    band = "batch loss, each step" if windows else "middle half of runs"
+    handles += [Patch(color="grey", alpha=0.3, lw=0, label=band)] * (spread or bool(windows))
     handles += [Line2D([], [], color="grey", linewidth=1.8, label="mean of "
                        f"{'/'.join(map(str, sorted(windows)))} steps")] * bool(windows)
     left = any("left the chart" in h.get_label() for h in handles)
-    _log_axis(ax, "y", [np.fmin(v, top) for v in groups.values()] + [r.get_ydata() for r in refs])
     ax.set(xlabel="step", ylabel="batch error J")
     ax.grid(alpha=0.3)
     fig.legend(handles=handles + [OUT_KEY] * left + refs, loc=LEGEND)
@@ -216,7 +185,7 @@ def loss_curve(losses: Curves, *, spread: bool = False, name: str = "batch loss"
 
 
 def _spread(ax, runs, quartiles, style, top):
-    """Draws K runs (K, S) as `loss_curve` says. Returns (the median's line, its note, None)."""
+    """Draws K runs (K, S), their median over quartiles. Returns (line, note, None)."""
     q1, median, q3 = quartiles
     line = _clipped(ax, np.arange(1, median.size + 1), median, top, style, (q1, q3),
                     linewidth=1.5)[0]
@@ -229,13 +198,13 @@ def _spread(ax, runs, quartiles, style, top):
 
 
 def _run(ax, v, style, top):
-    """Draws one run v: (S,) as `loss_curve` says, mean_t = (v_t + .. + v_{t+w-1}) / w at step
-    t + w//2 (NaN if one is not finite). Returns (its line, its note, w or None)."""
+    """Draws run v: (S,); 1000+ steps: mean_t = (v_t + .. + v_{t+w-1}) / w at step t + w//2."""
     t, w = np.arange(1, v.size + 1), None
     if v.size >= LONG_RUN:
         size, w = max(2, v.size // LONG_RUN), (v.size // 50) | 1
         starts = np.arange(0, v.size, size)  # bin i: steps starts_i + 1 .. ends_i
-        lo, hi = (np.fmin(f.reduceat(_shown(v), starts), top) for f in (np.fmin, np.fmax))
+        shown = np.where(np.isfinite(v) & (v > 0), v, np.nan)  # fmin, fmax skip NaN
+        lo, hi = (np.fmin(f.reduceat(shown, starts), top) for f in (np.fmin, np.fmax))
         ends = np.minimum(starts + size, v.size)
         ax.fill_between((starts + 1 + ends) / 2, lo, hi, color=style["color"], alpha=0.25, lw=0)
         finite = np.isfinite(v)  # window sums from cumulative sums: O(S), not O(S w)
@@ -250,19 +219,14 @@ def _run(ax, v, style, top):
 def sweep(lrs: ArrayLike, errors: Mapping[str | tuple[str, str], ArrayLike] | ArrayLike, *,
           floor: Reference = None, goal: Reference = None, title: str | None = None,
           pyplot: bool = False) -> Figure:
-    """The final J against the learning rate: median and quartiles over seeds, and divergence.
-
-    Top: per series, the seeds' median final J (a diverged network counts as +inf, the sweep
-    table's `jl.seed_quantile`) over its quartile band, a triangle where it leaves the chart.
-    Bottom: the fraction of seeds that diverged, lines nudged apart.
+    """The final J against the learning rate: the seeds' median (a diverged network counts as
+    +inf, as in `jl.seed_quantile`) over their quartiles; below, the fraction that diverged.
 
     Args:
       lrs: (L,) positive learning rates, distinct in float32, in any order.
-      errors: {label: (L, seeds)} or (L, seeds): each network's final full-grid J, NaN or inf
-        where it diverged. A label (name, style) such as ("hidden 8", "tanh") gets a colour
-        per name and a line style per style (solid, dashed, dotted, dash-dot).
-      floor: the least-squares line's J, or (J, label), the side below it shaded "better than
-        any line"; goal: a J or (J, label), dotted.
+      errors: {label: (L, seeds)} or (L, seeds) final full-grid J, NaN or inf if diverged; a
+        label (name, style), e.g. ("hidden 8", "tanh"): a colour per name, a dash per style.
+      floor: the least-squares J or (J, label), shaded below; goal: a J or (J, label), dotted.
       title, pyplot: a title; True to show the figure with pyplot.
 
     Returns:
@@ -275,15 +239,13 @@ def sweep(lrs: ArrayLike, errors: Mapping[str | tuple[str, str], ArrayLike] | Ar
                          f"got {lrs} and {[j.shape for j in runs]}")
     lrs, runs = np.sort(lrs), [j[np.argsort(lrs)] for j in runs]
     quartiles = [_quartiles(j, 1) for j in runs]
-    fig = _figure((11, 5.2), pyplot, title)
-    ax, low = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
+    fig, (ax, low) = _figure((11, 5.2), pyplot, title, 2, 1, sharex=True, height_ratios=(3, 1))
     refs = _references(ax, note=" (shaded below: better than any line)", floor=floor, goal=goal)
-    top = _top([q[1] for q in quartiles], runs, refs)
+    top = _j_axis(ax, [q[1] for q in quartiles], [q for q3 in quartiles for q in q3], refs)
     keys = _series(ax, low, lrs, [k if isinstance(k, tuple) else (k, None) for k in items],
                    runs, quartiles, top)
     if floor is not None:
         ax.axhspan(1e-300, refs[0].get_ydata()[0], color="0.93", zorder=0)
-    _log_axis(ax, "y", [np.fmin(q, top) for q in quartiles] + [r.get_ydata() for r in refs])
     _log_axis(ax, "x", [lrs], minor=True)
     ax.set(ylabel="final J (full grid)")
     low.set(ylabel="diverged", ylim=(-0.12, 1.12), yticks=[0, 0.5, 1], xlabel="learning rate")
@@ -308,20 +270,16 @@ def _series(ax, low, lrs, keys, runs, quartiles, top):
     return ([Line2D([], [], color=COLOURS[i % 9], lw=2, label=str(n)) for i, n in enumerate(names)]
             + [Line2D([], [], color="0.4", linestyle=DASHES[i % 4], label=str(d))
                for i, d in enumerate(dashes) if len(dashes) > 1 or d is not None]
-            + [Patch(**BAND, label="middle half of seeds"), Line2D(
-                [], [], color="grey", marker="o", markersize=3,
-                label="median of seeds (diverged = +inf)")] + [OUT_KEY] * left)
+            + [Patch(color="grey", alpha=0.3, linewidth=0, label="middle half of seeds"),
+               Line2D([], [], color="grey", marker="o", markersize=3, label="median of seeds "
+                      "(diverged = +inf)")] + [OUT_KEY] * left)
 
 
 def collapse(x: ArrayLike, terms: ArrayLike, bias: float, y: ArrayLike,
              line: tuple[float, float], paths: Mapping[str, ArrayLike], *,
              title: str | None = None, pyplot: bool = False) -> Figure:
-    """Why a network without activations is a line: its neurons' terms, and its (w, b) path.
-
-    Left: each hidden neuron's term w2_j z_j(x), their sum + b2 (the network's output: a line),
-    the target, the least-squares line. Right: the map (w, b) (`jl.affine_map`) along training
-    over contours of J(w, b) = 1/(2N) sum_i (y_i - w x_i - b)^2, the least-squares point a star;
-    a path leaving the view (the points below the worst start's J) ends at a cross on its edge.
+    """Why a network without activations is a line: its neurons' terms w2_j z_j(x) and their sum
+    + b2; its map (w, b) in training over contours of J(w, b), a path leaving the view a cross.
 
     Args:
       x, y: (N,) or (N, 1) the grid and the target.
@@ -335,8 +293,7 @@ def collapse(x: ArrayLike, terms: ArrayLike, bias: float, y: ArrayLike,
     """
     x, y, terms = _array(x, grid=True), _array(y, grid=True), _array(terms)
     w0, b0 = (float(v) for v in np.ravel(line))
-    fig = _figure((14, 4.4), pyplot, title)
-    ax, plane = fig.subplots(1, 2)
+    fig, (ax, plane) = _figure((14, 4.4), pyplot, title, 1, 2)
     h = terms.shape[1]
     ax.set_prop_cycle(color=colormaps["Blues"](np.linspace(0.4, 0.9, h)))  # not the paths'
     ax.plot(x, terms, linewidth=1, label=[f"one hidden neuron's w2_j z_j(x) ({h} lines)"]
@@ -362,9 +319,8 @@ def _plane(ax, x, y, w0, b0, paths):
     points = np.concatenate([*paths.values(), starts])
     with np.errstate(all="ignore"):  # the view: every point below the worst start's J
         box = points[j(*points.T) <= j(*starts.T).max()]
-    pad = 0.08 * np.ptp(box, 0) + 0.05
-    lo, hi = box.min(0) - pad, box.max(0) + pad
-    w, b = np.meshgrid(*(np.linspace(lo[i], hi[i], 200) for i in (0, 1)))
+    lo, hi = box.min(0) - 0.08 * np.ptp(box, 0) - 0.05, box.max(0) + 0.08 * np.ptp(box, 0) + 0.05
+    w, b = np.meshgrid(*np.linspace(lo, hi, 200).T)
     levels = j(w0, b0) + (j(w, b).max() - j(w0, b0)) * np.geomspace(3e-3, 1, 8)
     ax.clabel(ax.contour(w, b, j(w, b), levels=levels, colors="0.7", linewidths=0.7),
               levels[1::2], fmt="J=%.2g", fontsize=7)
@@ -386,10 +342,8 @@ def _plane(ax, x, y, w0, b0, paths):
 def animate(x: ArrayLike, y: ArrayLike, outputs: ArrayLike, losses: ArrayLike, *,
             steps: ArrayLike | None = None, title: str | None = None,
             interval: int = 100) -> FuncAnimation:
-    """The tutorial's Figure 2 frame by frame: the target and the network's output, step and J.
-
-    Save it whole: `anim.save(tmp, writer="pillow")` to a ".gif" in the destination's folder,
-    then `os.replace(tmp, path)`. 100 frames: about 0.43 MB, 4 s of one core.
+    """The tutorial's Figure 2 frame by frame, with step and J. Save it whole: `anim.save(tmp,
+    writer="pillow")`, then `os.replace(tmp, path)`; 100 frames: about 0.43 MB, 4 s.
 
     Args:
       x, y: (N,) or (N, 1) the grid and the target.
@@ -405,9 +359,8 @@ def animate(x: ArrayLike, y: ArrayLike, outputs: ArrayLike, losses: ArrayLike, *
     if not len(outputs) == len(losses) == len(steps):  # else a frame names another's step
         raise ValueError(f"outputs, losses and steps need one row per frame, got {len(outputs)}"
                          f", {len(losses)}, {len(steps)}")
-    fig = Figure(figsize=(5.5, 3.75), dpi=80)  # fixed margins: no layout solver per frame
-    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.13, top=0.9 if title else 0.97)
-    ax = fig.subplots()
+    ax = Figure(figsize=(5.5, 3.75), dpi=80).subplots(gridspec_kw={  # fixed: no layout per frame
+        "left": 0.1, "right": 0.97, "bottom": 0.13, "top": 0.9 if title else 0.97})
     ax.plot(x, y, color="black", linewidth=4, label="true function")
     (net,) = ax.plot(x, outputs[0], color="orange", linewidth=2, label="Net")
     span = np.ptp(y) + 1e-9  # an output widens the view by at most this, each way
@@ -423,4 +376,4 @@ def animate(x: ArrayLike, y: ArrayLike, outputs: ArrayLike, losses: ArrayLike, *
         text.set_text(f"step {steps[t]:>4}   J = {losses[t]:.4g}")
         return net, text
 
-    return FuncAnimation(fig, frame, frames=len(losses), interval=interval, blit=False)
+    return FuncAnimation(ax.figure, frame, frames=len(losses), interval=interval, blit=False)
