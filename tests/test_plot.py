@@ -67,6 +67,9 @@ def test_before_after_takes_k_networks_as_rows():
     labels = ["a", "b", "c", "d", "e"]
     fig = plot.before_after(X, Y, preds, preds, labels=labels)
     assert _legend_labels(fig) == ["true function", *labels]
+    two = {"hand": Y, "auto": Y}
+    renamed = plot.before_after(X, Y, two, two, labels=["x", "y"])
+    assert _legend_labels(renamed) == ["true function", "x", "y"]  # labels rename a dict too
 
 
 def test_loss_curve_is_log_scale():
