@@ -67,6 +67,9 @@ def test_before_after_takes_k_networks_as_rows():
     labels = ["a", "b", "c", "d", "e"]
     fig = plot.before_after(X, Y, preds, preds, labels=labels)
     assert _legend_labels(fig) == ["true function", *labels]
+    two = {"hand": Y, "auto": Y}
+    renamed = plot.before_after(X, Y, two, two, labels=["x", "y"])
+    assert _legend_labels(renamed) == ["true function", "x", "y"]  # labels rename a dict too
 
 
 def test_loss_curve_is_log_scale():
@@ -88,13 +91,6 @@ def test_loss_curve_draws_k_curves(as_dict):
     for line, row in zip(lines, losses):
         np.testing.assert_array_equal(line.get_ydata(), row)
     assert len({line.get_color() for line in lines}) == 5
-
-
-def test_many_curves_share_a_ramp_and_the_legend_names_first_and_last():
-    fig = plot.loss_curve(RNG.uniform(0.1, 1, (40, 20)), labels=[f"seed {k}" for k in range(40)])
-    assert len(fig.axes[0].get_lines()) == 40
-    assert len({line.get_color() for line in fig.axes[0].get_lines()}) == 40
-    assert _legend_labels(fig) == ["seed 0", "seed 39"]
 
 
 def test_long_run_is_a_band_under_a_centred_running_mean():
@@ -259,7 +255,7 @@ def _sweep_grid():
     errors = {}
     for h in (2, 8):
         for act, end in (("none", 0.5), ("tanh", 0.1)):
-            j = np.array([[10.0], [1.0], [end], [end]]) * RNG.uniform(0.9, 1.1, (4, 5))
+            j = np.array([[10.0], [1.0], [end], [end]]) * RNG.uniform(0.9, 1.0, (4, 5))
             j[2, :3] = 1e30
             j[3, :3] = [np.nan, np.inf, np.nan]
             errors[(f"hidden {h}", act)] = j
@@ -337,8 +333,6 @@ def test_animate_returns_frames_of_step_and_j(tmp_path):
     (ax,) = anim._fig.axes
     np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), outputs[-1])
     assert [t.get_text() for t in ax.texts] == ["step   50   J = 0.1"]
-    with pytest.raises(ValueError, match=r"need outputs: \(T, 50\)"):
-        plot.animate(X, Y, outputs, np.ones(5))
 
 
 def test_any_k_curves_of_any_values_draw():
@@ -366,54 +360,26 @@ def test_any_k_curves_of_any_values_draw():
 
 
 @pytest.mark.parametrize(
-    "call, error, message",
-    [
-        (lambda: plot.before_after(X, Y, Y[:49], Y), ValueError,
-         r"before: 'Net' must have 50 points, got 49"),
-        (lambda: plot.before_after(X, Y[:49], Y, Y), ValueError,
-         r"y must have x's 50 points, got 49"),
-        (lambda: plot.before_after(X, {"a": Y}, Y, Y), TypeError,
-         r"y must be \(N,\) or \(N, 1\), of numbers; got dict"),
-        (lambda: plot.before_after(X, Y, Y, {"a": jnp.zeros((50, 2))}), ValueError,
-         r"after must be \(N,\) or \(N, 1\), \(K, N\) or \(K, N, 1\) or \{label: \(N,\) or "
-         r"\(N, 1\)\}, got shape \(50, 2\)"),
-        (lambda: plot.loss_curve(jnp.zeros((3, 2, 2))), ValueError,
-         r"losses must be \(S,\), \(K, S\) or \{label: \(S,\)\}, got shape \(3, 2, 2\)"),
-        (lambda: plot.loss_curve({}), ValueError, r"losses must be .*, got no curves"),
-        (lambda: plot.loss_curve(jnp.zeros((2, 0))), ValueError,
-         r"losses: 'network 1' must have some points, got 0"),
-        (lambda: plot.loss_curve("abc"), TypeError, r"losses must be .*, of numbers; got str"),
-        (lambda: plot.loss_curve(jnp.ones((2, 5)), labels=["a"]), ValueError,
-         r"labels must be 2 distinct names, got \['a'\]"),
-        (lambda: plot.loss_curve(jnp.ones((2, 5)), labels=["a", "a"]), ValueError,
-         r"labels must be 2 distinct names"),
-        (lambda: plot.loss_curve({"a": jnp.ones(5)}, labels=["b"]), ValueError,
-         r"labels names the rows of an array, but losses is a dict"),
-        (lambda: plot.loss_curve(jnp.ones(5), floor=-1.0), ValueError,
-         r"floor must be a positive finite J or \(J, label\), got -1.0"),
-        (lambda: plot.loss_curve(jnp.ones(5), floor=(np.nan, "x")), ValueError,
-         r"floor must be a positive finite J"),
-        (lambda: plot.sweep([1e-2, 0.0], np.ones((2, 3))), ValueError,
-         r"lrs must be \(L,\) positive finite learning rates, got \[0.01 0.  \]"),
-        (lambda: plot.sweep(LRS, {"h": np.ones((3, 5))}), ValueError,
-         r"errors must be \{label: \(L, seeds\)\} or \(L, seeds\) with L = 4, got \{'h': \(3, 5\)"),
-        (lambda: plot.sweep(LRS, np.ones(4)), ValueError, r"errors must be .*, got shape \(4,\)"),
-        (lambda: plot.sweep(LRS, np.ones((4, 2)), goal=0), ValueError,
-         r"goal must be a positive finite J"),
-        (lambda: plot.loss_curve({0.1: np.ones(5), np.float32(0.1): np.ones(5)}), ValueError,
-         r"losses: labels must be distinct as text, got \['0.1', '0.1'\]"),
-        (lambda: plot.sweep([0.1, np.float32(0.1)], np.ones((2, 3))), ValueError,
-         r"lrs must be distinct learning rates \(in float32\)"),
+    "call, message",
+    [  # each a silent wrong answer otherwise: curves merged, dropped, or shown at another step
+        (lambda: plot.loss_curve(jnp.ones((2, 5)), labels=["a"]),
+         r"losses: need 2 labels distinct as text, got \['a'\]"),
+        (lambda: plot.before_after(X, Y, Y, jnp.stack([Y, Y]), labels=["a", "a"]),
+         r"after: need 2 labels distinct as text"),
+        (lambda: plot.loss_curve({0.1: np.ones(5), np.float32(0.1): np.ones(5)}),
+         r"losses: need 2 labels distinct as text, got \['0.1', '0.1'\]"),
         (lambda: plot.sweep(LRS, {("h", "tanh"): np.ones((4, 2)), "('h', 'tanh')": np.ones(
-            (4, 2))}), ValueError, r"errors: labels must be distinct"),
-        (lambda: plot.loss_curve(np.ones(5), spread=True), ValueError,
-         r"losses must be \(K, S\) or \{label: \(K, S\)\} with spread=True, and no labels"),
-        (lambda: plot.collapse(X, np.ones((49, 2)), 0, Y, (2, 3), {"a": np.ones((3, 2))}),
-         ValueError, r"need N = 50, y: \(N,\), terms: \(N, H\)"),
+            (4, 2))}), r"errors: need 2 labels distinct"),
+        (lambda: plot.sweep([0.1, np.float32(0.1)], np.ones((2, 3))),
+         r"need lrs \(L,\) distinct in float32"),
+        (lambda: plot.sweep(LRS, {"h": np.ones((5, 3))}),
+         r"errors \{label: \(L, seeds\)\}, got \[0.001 .*\] and \[\(5, 3\)\]"),
+        (lambda: plot.animate(X, Y, np.ones((6, 50)), np.ones(5)),
+         r"outputs, losses and steps need one row per frame, got 6, 5, 5"),
     ],
 )
-def test_bad_input_is_named(call, error, message):
-    with pytest.raises(error, match=message):
+def test_mistakes_that_would_draw_a_wrong_figure_are_refused(call, message):
+    with pytest.raises(ValueError, match=message):
         call()
 
 
