@@ -6,11 +6,13 @@ first cell)."""
 
 import json
 import math
+import os
 import re
 import sys
 from pathlib import Path
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "experiments" / "tutorial.ipynb"
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "experiments" / "tutorial.ipynb"
 KERNEL = "jlinnet-test"
 # A number as a cell prints it: 24.2564, -2.4671192, 1e-2, 0.000341643.
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
@@ -20,8 +22,8 @@ RTOL, ATOL = 1e-5, 5e-7
 
 
 def _kernel_env(tmp_path, monkeypatch):
-    """A kernel spec of our own that runs this interpreter, the one pytest runs in (so the
-    kernel imports this checkout's jlinnet from this venv), found first through JUPYTER_PATH.
+    """A kernel spec of our own that runs this interpreter, the one pytest runs in, found first
+    through JUPYTER_PATH; the kernel imports this checkout's jlinnet with this venv's packages.
     A user's kernels, IPython profile and Jupyter config play no part, and the kernel's
     connection file and history go to tmp_path. The tests' own JAX setting applies."""
     spec = tmp_path / "share" / "kernels" / KERNEL
@@ -39,6 +41,8 @@ def _kernel_env(tmp_path, monkeypatch):
         # this is set; the directories above are set explicitly, so it changes nothing else.
         "JUPYTER_PLATFORM_DIRS": "1",
         "JAX_NUMPY_RANK_PROMOTION": "raise",  # as tests/conftest.py sets it for the tests
+        # this checkout's jlinnet first, even where the venv's editable install is another's
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     for name, value in env.items():
         monkeypatch.setenv(name, str(value))
