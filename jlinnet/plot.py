@@ -1,16 +1,14 @@
 """The tutorial's figures: before/after training (its `showSubplots`, Figures 2-4), the loss
-curve, the learning-rate sweep, a linear network's collapse, and training as an animation.
-Each takes arrays and returns a `matplotlib.figure.Figure` (`animate`: an animation); none
-writes a file. `import jlinnet` stays free of matplotlib: import this as `from jlinnet import
-plot`. Figures are built without pyplot (headless: `fig.savefig("loss.png")`) unless
-`pyplot=True`, which makes `plt.show()` or `fig.show()` display them; `plt.close(fig)`.
+curve, the learning-rate sweep, a linear network's collapse, training as an animation. Each
+takes arrays and returns a `Figure` (`animate`: an animation) and writes no file; `from
+jlinnet import plot` (`import jlinnet` stays free of matplotlib). No pyplot (headless,
+`fig.savefig`) unless `pyplot=True`: then `plt.show()` or `fig.show()` display it.
 
-Up to 3 curves in the tutorial's styles, 10 in tab10, more on a viridis ramp (the legend names
-the first and last). Log axes span whole decades ("1e-03"); float32 rounding opens no empty
-decade. The legend sits right of the axes, the figure widened for it. A J axis ends at most
-`DECADES` above its curves' typical top (`_top`), so a diverged run (inf, NaN or 1e27) does
-not stretch it: where a curve leaves the chart it ends on the top edge at a triangle, and the
-legend says from which step. Nothing raises on values; gaps are drawn as gaps.
+Up to 3 curves in the tutorial's styles, 10 in tab10, more on a ramp (the legend names the
+first and last). Log axes span whole decades ("1e-03"), float32 rounding opening no empty
+one; the legend sits right of the axes. A J axis ends at most DECADES above its curves'
+typical top (`_top`): a curve that leaves it (inf, NaN, 1e27) ends on its top edge at a
+triangle, and the legend says from which step. Values never raise; gaps are drawn as gaps.
 """
 
 import math
@@ -116,11 +114,9 @@ def _quartiles(j, axis):
 
 
 def _top(curves, data, refs):
-    """The top of a J axis: the decade over the largest of `data` (arrays), at most DECADES
-    decades over the decade of the median over (S,) `curves` of their largest value, or of
-    the largest of their first and median values if smaller (a run that starts near its
-    largest J, or spends half its steps below a value, and then grows, diverged); at least
-    the decade over the reference lines `refs`."""
+    """A J axis' top: the decade over the largest of `data`, but at most DECADES over the
+    median of the (S,) `curves`' peaks, or over the largest of a curve's first and median
+    value if smaller (a run that grows past both diverged); at least over the `refs` lines."""
     ok = [v[np.isfinite(v)] for v in map(_shown, curves) if np.isfinite(v).any()]
     if not ok:
         return 10.0
@@ -131,21 +127,24 @@ def _top(curves, data, refs):
     return 10.0 ** max([min(decade[0] + DECADES, decade[1]), *decade[2:]])
 
 
-def _clipped(ax, x, v, top, style):
-    """v up to `top`: NaN above it or not finite; at each step where it leaves, it ends on the
-    top edge, marked by a triangle. Returns (shown v, the first x where it left, or None)."""
+def _clipped(ax, x, v, top, style, band=None, **kw):
+    """Draws v up to `top` over a band (lo, hi) if given; where v leaves (above, not finite)
+    it ends on the top edge at a triangle. Returns ([line], the first x it left at, or None)."""
+    if band is not None:
+        ax.fill_between(x, _shown(band[0]), _shown(np.fmin(band[1], top)), lw=0, alpha=0.2,
+                        color=style["color"])
     out = ~(v <= top)
     exits = np.flatnonzero(out & ~np.concatenate([[False], out[:-1]]))
     shown = _shown(np.where(out, np.nan, v))
     shown[exits] = top
     if exits.size:
         ax.plot(x[exits], shown[exits], color=style["color"], **OUT)
-    return shown, x[exits[0]] if exits.size else None
+    return ax.plot(x, shown, **style, **kw), x[exits[0]] if exits.size else None
 
 
 def _references(ax, note="", **refs):
-    """Horizontal lines, named on the chart too (label + note): `floor` solid, `goal` dotted,
-    each J or (J, label)."""
+    """Lines across, `floor` solid (label + note), `goal` dotted, J or (J, label), named on the
+    chart below them too."""
     lines = []
     for arg, ref in ((k, r) for k, r in refs.items() if r is not None):
         need = f"{arg} must be a positive finite J or (J, label)"
@@ -155,16 +154,16 @@ def _references(ax, note="", **refs):
             raise ValueError(f"{need}, got {ref!r}")
         lines += [ax.axhline(value, color="black", linewidth=1.5, label=f"{label}{note}",
                              linestyle="-" if arg == "floor" else (0, (1, 2)))]
-        ax.annotate(f"{label}: J = {value:.3g}{note}", (0.01, value), xytext=(0, 3),
+        ax.annotate(f"{label}: J = {value:.3g}{note}", (0.01, value), xytext=(0, -3),
                     xycoords=("axes fraction", "data"), textcoords="offset points", fontsize=8,
-                    bbox={"color": "white", "alpha": 0.7, "pad": 0.5})
+                    va="top", bbox={"color": "white", "alpha": 0.7, "pad": 0.5})
     return lines
 
 
 def _log_axis(ax, which, values, minor=False):
-    """Log axis `which` ("x" or "y") over the whole decades around the finite positive values
-    (arrays), each decade labelled alike ("1e-03"); minor ticks, a millisecond each, if asked.
-    log10 is rounded to 6 places: 1e-4 in float32 (9.9999997e-05) opens no decade below."""
+    """Log axis `which` ("x", "y") over the whole decades around the finite positive `values`,
+    labelled "1e-03", minor ticks if asked; log10 rounded to 6 places: 1e-4 in float32
+    (9.9999997e-05) opens no decade below."""
     v = np.concatenate([np.ravel(a) for a in values])
     v = np.log10(v[np.isfinite(v) & (v > 0)]).round(6)
     lo, hi = (math.floor(v.min()), math.ceil(v.max())) if v.size else (-1, 1)
@@ -236,13 +235,12 @@ def loss_curve(losses: Curves, *, spread: bool = False, name: str = "batch loss"
                pyplot: bool = False) -> Figure:
     """The batch loss J per step on a log scale: a line per run, or K runs as median and band.
 
-    `spread=True`: per group of K runs (e.g. seeds), the median per step over the runs over a
-    band from the first to the third quartile, a non-finite J counting as +inf (the sweep's
-    definition); a triangle on the top edge marks each run's first step off the chart. Else a
-    run of S >= 1000 steps is a faint band (the least to the largest batch loss in bins of
-    S // 1000 steps) under its centred running mean: at step t the mean of J over steps
-    t - w//2 .. t + w//2, w = S // 50 made odd, where the window lies in the run; it estimates
-    the full-grid J that the noisy batch loss hides. A shorter run is a plain line.
+    `spread=True`: per group of K runs (seeds), the median per step over a band from the first
+    to the third quartile, a non-finite J counting as +inf (the sweep's definition); triangles
+    on the top edge mark each run's first step off the chart. Else a run of S >= 1000 steps is
+    a faint band (least to largest batch loss in bins of S // 1000 steps) under its centred
+    running mean over w = S // 50 (made odd) steps, the full-grid J that the noisy batch loss
+    hides; a shorter run is a plain line.
 
     Args:
       losses: (S,) batch losses (`TrainResult.losses`), (K, S) for K networks (`train_many`),
@@ -272,20 +270,17 @@ def loss_curve(losses: Curves, *, spread: bool = False, name: str = "batch loss"
     ax = fig.subplots()
     refs = _references(ax, note=" (full grid: a batch's J may be lower)", floor=floor)
     top = _top(list(curves.values()), groups.values(), refs)
-    handles, windows, bands, left = [], set(), [], False
+    handles, windows, left = [], set(), False
     for i, (style, (label, v)) in enumerate(zip(_styles(len(curves)), curves.items())):
         steps = np.arange(1, v.size + 1)
         if v.size >= LONG_RUN and not spread:
-            line, w, out = _long_run(ax, v, style, top)
+            line, out, w = _long_run(ax, v, style, top)
             handles, windows = handles + line, windows | {w}
         else:
-            shown, out = _clipped(ax, steps, v, top, style)
-            handles += ax.plot(steps, shown, linewidth=1.5 if spread else 1.2, **style)
+            band = quartiles[label][::2] if spread else None
+            line, out = _clipped(ax, steps, v, top, style, band, linewidth=1.5 if spread else 1.2)
+            handles += line
         if spread:
-            q1, _, q3 = quartiles[label]
-            bands += [q1, np.fmin(q3, top)]
-            ax.fill_between(steps, _shown(q1), _shown(bands[-1]), alpha=0.25, lw=0,
-                            color=style["color"])
             off = ~(groups[label] <= top)  # (K, S): above the chart, or not finite
             if off.any():  # each run's first step off the chart, on the top edge
                 ax.plot(np.argmax(off, 1)[off.any(1)] + 1, [top] * off.any(1).sum(),
@@ -304,8 +299,7 @@ def loss_curve(losses: Curves, *, spread: bool = False, name: str = "batch loss"
         handles += [Patch(color="grey", alpha=0.3, linewidth=0, label="batch loss, each step"),
                     Line2D([], [], color="grey", linewidth=1.8, label="mean of "
                            f"{'/'.join(map(str, sorted(windows)))} steps")]
-    _log_axis(ax, "y", [np.fmin(v, top) for v in groups.values()] + bands +
-              [r.get_ydata() for r in refs])
+    _log_axis(ax, "y", [np.fmin(v, top) for v in groups.values()] + [r.get_ydata() for r in refs])
     ax.set(xlabel="step", ylabel="batch error J", title=title or "")
     ax.grid(alpha=0.3)
     _legend(fig, handles + [OUT_KEY] * left + refs)
@@ -313,9 +307,8 @@ def loss_curve(losses: Curves, *, spread: bool = False, name: str = "batch loss"
 
 
 def _long_run(ax, v, style, top):
-    """Draws a long run v: (S,) as `loss_curve` says; returns the mean's [line], the width w
-    and the first step where the mean left the chart (or None). mean_t = (v_t + ... +
-    v_{t+w-1}) / w is drawn at step t + w//2; NaN if one is not finite."""
+    """Draws a long run v: (S,) as `loss_curve` says: mean_t = (v_t + ... + v_{t+w-1}) / w at
+    step t + w//2, NaN if one is not finite. Returns ([mean's line], where it left, w)."""
     size, w = max(2, v.size // LONG_RUN), (v.size // 50) | 1
     starts = np.arange(0, v.size, size)
     lo, hi = (np.fmin(f.reduceat(_shown(v), starts), top) for f in (np.fmin, np.fmax))
@@ -327,8 +320,7 @@ def _long_run(ax, v, style, top):
         mean = np.where(bad[w:] > bad[:-w], np.nan, (sums[w:] - sums[:-w]) / w)
     every = max(1, mean.size // 2000)  # the mean is smooth: 2000 points draw it
     t = np.arange(1, mean.size + 1, every) + w // 2
-    shown, left = _clipped(ax, t, mean[::every], top, style)
-    return ax.plot(t, shown, linewidth=1.8, **style), w, left
+    return (*_clipped(ax, t, mean[::every], top, style, linewidth=1.8), w)
 
 
 def sweep(lrs: ArrayLike, errors: Mapping[str | tuple[str, str], ArrayLike] | ArrayLike, *,
@@ -337,11 +329,10 @@ def sweep(lrs: ArrayLike, errors: Mapping[str | tuple[str, str], ArrayLike] | Ar
     """The final J against the learning rate: median and quartiles over seeds, and divergence.
 
     Top: per series, the median over seeds of the final J at each rate, a diverged network
-    counting as +inf (`jl.seed_quantile`'s definition, the sweep table's), over a band from
-    the first to the third quartile. Where the median leaves the chart (most seeds diverged,
-    or J above the clipped axis) the line ends on the top edge at a triangle. Below `floor` is
-    shaded. Bottom: the fraction of seeds that diverged, step lines nudged apart by up to
-    +-0.06 so that eight series at 0% or 100% stay apart.
+    counting as +inf (`jl.seed_quantile`, the sweep table's definition), over a band from the
+    first to the third quartile; where the median leaves the chart (most seeds diverged, or J
+    above the clipped axis) it ends on the top edge at a triangle. Bottom: the fraction of
+    seeds that diverged, step lines nudged apart (+-0.06) so that 8 at 0% or 100% stay apart.
 
     Args:
       lrs: (L,) positive learning rates, distinct in float32, in any order.
@@ -349,7 +340,8 @@ def sweep(lrs: ArrayLike, errors: Mapping[str | tuple[str, str], ArrayLike] | Ar
         diverged; or one (L, seeds) array. A label is a name, or a pair (name, style) such as
         ("hidden 8", "tanh"): a colour per name, a line style per style (solid for the first,
         then dashed, dotted, dash-dot), the styles' keys grey in the legend.
-      floor: a J, or (J, label), solid: `(0.3309, "least-squares line")`; goal: one, dotted.
+      floor: the least-squares line's J, or (J, label), solid, the side below it shaded and
+        noted "better than any line": `(0.3309, "least-squares line")`; goal: a J, dotted.
       title, pyplot: an optional title; True to show the figure (module docstring).
 
     Returns:
@@ -373,16 +365,13 @@ def sweep(lrs: ArrayLike, errors: Mapping[str | tuple[str, str], ArrayLike] | Ar
     fig = _figure((6.5, 5.2), pyplot, left=0.12, right=0.97, bottom=0.1,
                   top=0.93 if title else 0.97, hspace=0.08)
     ax, low = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": (3, 1)})
-    refs = _references(ax, floor=floor, goal=goal)
+    refs = _references(ax, note=" (shaded below: better than any line)", floor=floor, goal=goal)
     top = _top([q[1] for q in quartiles], runs, refs)
     left = False
     for i, ((name, dash), j, (q1, median, q3)) in enumerate(zip(keys, runs, quartiles)):
         style = {"color": COLOURS[names.index(name) % len(COLOURS)],
                  "linestyle": DASHES[dashes.index(dash) % len(DASHES)]}
-        ax.fill_between(lrs, _shown(q1), _shown(np.fmin(q3, top)), lw=0, alpha=0.15,
-                        color=style["color"])
-        shown, out = _clipped(ax, lrs, median, top, style)
-        ax.plot(lrs, shown, marker="o", markersize=3, **style)
+        out = _clipped(ax, lrs, median, top, style, (q1, q3), marker="o", markersize=3)[1]
         left |= out is not None
         low.step(lrs, 1 - np.isfinite(j).mean(1) + (i - (len(runs) - 1) / 2) * 0.015,
                  where="mid", linewidth=1.1, **style)
@@ -411,12 +400,12 @@ def collapse(x: ArrayLike, terms: ArrayLike, bias: float, y: ArrayLike,
              title: str | None = None, pyplot: bool = False) -> Figure:
     """Why a network without activations is a line: its neurons' terms, and its (w, b) path.
 
-    Left: each hidden neuron's term w2_j z_j(x), a line each; their sum plus the output bias
-    b2 (the network's output: one straight line); the target; the least-squares line. Right:
-    the network's affine map (w, b) (`jl.affine_map`) along training over contours of
-    J(w, b) = 1/(2N) sum_i (y_i - (w x_i + b))^2, the least-squares point a star. The view
-    holds the starts, the star and the path points with J below the worst start's; a path
-    that leaves it ends at a cross on its edge.
+    Left: each hidden neuron's term w2_j z_j(x); their sum plus the output bias b2, the
+    network's output (one straight line); the target; the least-squares line. Right: the
+    network's affine map (w, b) (`jl.affine_map`) along training, over contours of J(w, b) =
+    1/(2N) sum_i (y_i - (w x_i + b))^2; the least-squares point a star. The view holds the
+    starts, the star and the points with J below the worst start's; a path leaving it ends at
+    a cross on its edge.
 
     Args:
       x, y: (N,) or (N, 1) the grid and the target.
@@ -427,7 +416,7 @@ def collapse(x: ArrayLike, terms: ArrayLike, bias: float, y: ArrayLike,
       title, pyplot: an optional title; True to show the figure (module docstring).
 
     Returns:
-      A `Figure` with two axes: y against x; b against w.
+      A `Figure` with two axes: y against x, b against w.
     """
     x, y = (_array(v, f"{a} must be (N,) or (N, 1)", True, (1,)) for a, v in zip("xy", (x, y)))
     terms = _array(terms, "terms must be (N, H)", None, (2,))
@@ -440,7 +429,7 @@ def collapse(x: ArrayLike, terms: ArrayLike, bias: float, y: ArrayLike,
     fig = _figure((11, 4.4), pyplot, left=0.06, right=0.98, bottom=0.12,
                   top=0.86 if title else 0.92, wspace=0.22)
     ax, plane = fig.subplots(1, 2)
-    ramp = colormaps["viridis"](np.linspace(0, 0.85, terms.shape[1]))
+    ramp = colormaps["Blues"](np.linspace(0.4, 0.9, terms.shape[1]))  # apart from the paths
     for j, (colour, term) in enumerate(zip(ramp, terms.T)):
         ax.plot(x, term, color=colour, linewidth=1, label="_" if j else
                 f"one hidden neuron's w2_j z_j(x) ({terms.shape[1]} lines)")
@@ -464,7 +453,7 @@ def collapse(x: ArrayLike, terms: ArrayLike, bias: float, y: ArrayLike,
     contours = plane.contour(w, b, j(w, b), levels=levels, colors="0.7", linewidths=0.7)
     plane.clabel(contours, levels[1::2], fmt="J=%.2g", fontsize=7)
     for i, (label, p) in enumerate(paths.items()):
-        colour = COLOURS[i % len(COLOURS)]
+        colour = COLOURS[(i + 2) % len(COLOURS)]  # not the network's orange
         out = np.flatnonzero(~np.all((p >= lo) & (p <= hi), 1))
         if out.size:  # draw up to the first point out of the view, marked on its edge
             p, edge = p[: out[0] + 1], np.nan_to_num(p[out[0]], nan=hi, posinf=hi, neginf=lo)
@@ -489,7 +478,7 @@ def animate(x: ArrayLike, y: ArrayLike, outputs: ArrayLike, losses: ArrayLike, *
     """The tutorial's Figure 2 frame by frame: the target and the network's output, step and J.
 
     Save it whole: `anim.save(tmp, writer="pillow")`, `tmp` a ".gif" in the destination's
-    folder, then `os.replace(tmp, path)`. 100 frames: about 0.45 MB, 3-4 s of one core.
+    folder, then `os.replace(tmp, path)`. 100 frames: about 0.43 MB, 4 s of one core.
 
     Args:
       x, y: (N,) or (N, 1) the grid and the target.

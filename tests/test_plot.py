@@ -288,8 +288,9 @@ def test_sweep_styles_by_activation_and_its_median_counts_divergence_as_inf():
     assert labels[:4] == ["hidden 2", "hidden 8", "none", "tanh"]
     keys = fig.legends[0].legend_handles[2:4]
     assert {k.get_color() for k in keys} == {"0.4"}, "style keys grey, apart from the data"
-    assert "median of seeds (diverged = +inf)" in labels and "least-squares line" in labels
-    assert [t.get_text() for t in ax.texts] == ["least-squares line: J = 0.33"]
+    floor = "least-squares line (shaded below: better than any line)"
+    assert "median of seeds (diverged = +inf)" in labels and floor in labels
+    assert [t.get_text() for t in ax.texts] == [floor.replace(" (", ": J = 0.33 (")]
 
 
 def test_every_series_has_something_to_draw():
