@@ -19,29 +19,12 @@ from jlinnet.tutorial import tutorial_setup
 
 __version__ = "0.3.0"
 
-__all__ = [
-    "Layer",
-    "Net",
-    "TrainResult",
-    "__version__",
-    "affine_map",
-    "autodiff_grads",
-    "batch_starts",
-    "forward",
-    "grid",
-    "hidden_weight_grad",
-    "init_mlp",
-    "least_squares",
-    "linear_target",
-    "load",
-    "manual_grads",
-    "mse",
-    "mse_grad",
-    "save",
-    "sharpness",
-    "sine_target",
-    "train",
-    "train_many",
-    "tutorial_setup",
-    "with_hyperparams",
+__all__ = [  # in the order of the tutorial: data, network, loss, gradients, training, beyond
+    "grid", "linear_target", "sine_target", "batch_starts",
+    "Layer", "Net", "init_mlp", "forward",
+    "mse", "mse_grad",
+    "manual_grads", "autodiff_grads", "hidden_weight_grad",
+    "train", "train_many", "TrainResult", "with_hyperparams", "tutorial_setup",
+    "affine_map", "least_squares", "sharpness",
+    "save", "load", "__version__",
 ]
