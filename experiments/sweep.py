@@ -197,9 +197,14 @@ def _run(argv):
     args = _parse(argv)
     if args.coordinator and os.environ.get(CHILD) != "1":
         return _supervise(sys.argv[1:] if argv is None else argv, args.out)
-    if args.coordinator:
-        _join(args)
-    return _run_sweep(args)
+    if not args.coordinator:
+        return _run_sweep(args)
+    _join(args)
+    try:
+        return _run_sweep(args)
+    except (ValueError, jax.errors.JaxRuntimeError) as err:  # a peer gone mid-collective
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+        raise _cli.Failure(f"the run failed across processes: {first}") from None
 
 
 def _supervise(argv, out):
@@ -219,8 +224,9 @@ def _supervise(argv, out):
     for folder in _cli.staging_base(out).glob(f".jlinnet-staging-{child.pid}-*"):
         shutil.rmtree(folder, ignore_errors=True)
     name = signal.Signals(-status).name
-    raise _cli.Failure(f"JAX's distributed runtime ended this process ({name}): a process of the run died, stopped answering, or did not join"
-                       " within --timeout; nothing was written")
+    raise _cli.Failure(f"{name} ended this process; JAX's distributed runtime does so when a"
+                       " process of the run dies, stops answering, or does not join within"
+                       " --timeout; nothing was written")
 
 
 def _join(args):
