@@ -16,6 +16,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from filelock import FileLock
@@ -181,6 +182,16 @@ def check_memory(compiled, smaller):
     if needed > (free := free_memory()):
         raise Failure(f"this run needs about {needed / 2**30:.1f} GiB of memory and"
                       f" {max(free, 0) / 2**30:.1f} GiB is free; try {smaller}")
+
+
+def wait(tree):
+    """Returns `tree` (JAX arrays) once computed, polling every 50 ms: Python runs a signal
+    handler between its own instructions only, never while XLA blocks it."""
+    import jax
+
+    while not all(a.is_ready() for a in jax.tree.leaves(tree)):
+        time.sleep(0.05)
+    return tree
 
 
 def use_compilation_cache(off=False, min_free=64 * 2**20):

@@ -119,7 +119,8 @@ def whole_run(args, target, activation=None, fit_line=False):
     if args.rng == "tutorial":
         start = jl.tutorial_setup(sizes, args.steps, args.batch_size, seed=args.seed,
                                   activation=activation)
-    run = jax.device_get(compiled(start if args.rng == "tutorial" else np.uint32(args.seed)))
+    start = start if args.rng == "tutorial" else np.uint32(args.seed)
+    run = jax.device_get(_cli.wait(compiled(start)))
     hint = f"try a smaller --lr than {args.lr:g}"
     bad = {name: int(step) for name, step in run["nonfinite_step"].items() if step >= 0}
     if bad:  # the first step whose batch loss is not finite; S: the last update's weights

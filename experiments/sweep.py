@@ -101,11 +101,8 @@ def train_sweep(net, xs, ys, starts, lrs, *, batchsize, grads=jl.autodiff_grads,
     net: one network per seed (`seed_networks`); xs, ys: (N, 1); starts: (seeds, S); lrs:
     (L,); mesh: None or a mesh of every device of every process to split the K networks over.
     """
-    program = program or compile_sweep(net, xs, ys, starts, lrs, batchsize=batchsize,
-                                       grads=grads, mesh=mesh)
-    out = program(net, xs, ys, starts, np.asarray(lrs, np.float32))
-    while not all(a.is_ready() for a in out):  # a stop (SIGTERM) is handled while waiting
-        threading.Event().wait(0.05)
+    program = program or functools.partial(_sweep, batchsize=batchsize, grads=grads, mesh=mesh)
+    out = _cli.wait(program(net, xs, ys, starts, np.asarray(lrs, np.float32)))
     if not out[0].is_fully_addressable:  # spread over processes: gather the whole table
         out = multihost_utils.process_allgather(out, tiled=True)
     return Sweep(np.asarray(lrs), *(np.asarray(a).reshape(len(lrs), -1) for a in out))
