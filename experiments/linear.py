@@ -75,10 +75,11 @@ def _program(**settings):
         after = {name: jl.forward(r.params, xs) for name, r in results.items()}
         gaps = jax.tree.map(lambda a, b: jnp.max(jnp.abs(a - b)),
                             *(r.params for r in results.values()))
-        out = dict(xs=xs, ys=ys, before=jl.forward(net, xs), after=after, net=results["autodiff_grads"].params,
+        before, net_ = jl.forward(net, xs), results["autodiff_grads"].params
+        out = dict(xs=xs, ys=ys, before=before, after=after, net=net_,
                    losses={name: r.losses for name, r in results.items()},
                    nonfinite_step={name: r.nonfinite_step for name, r in results.items()},
-                   initial_error=jl.mse(jl.forward(net, xs), ys), final_error=jl.mse(after["autodiff_grads"], ys),
+                   initial_error=jl.mse(before, ys), final_error=jl.mse(after["autodiff_grads"], ys),
                    manual_final_error=jl.mse(after["manual_grads"], ys),
                    max_param_difference=jnp.max(jnp.stack(jax.tree.leaves(gaps))))
         if activation is None:

@@ -85,7 +85,8 @@ def test_summaries_read_the_table_in_learning_rate_order():
     # "higher": of 4 seeds, the median is the 3rd smallest J, so 3 of the 4 end at or below it
     np.testing.assert_array_equal(sweep.seed_quantile(table), [5e-2, 1e-3, np.inf, 1e-3, 5.0])
     np.testing.assert_array_equal(sweep.seed_quantile(table, 0.25), [1e-4, 1e-3, np.inf, 1e-3, 5.0])
-    np.testing.assert_array_equal(sweep.seed_quantile(table, 1.0), [np.inf, 1e-3, np.inf, 2e-2, 5.0])
+    np.testing.assert_array_equal(sweep.seed_quantile(table, 1.0),
+                                  [np.inf, 1e-3, np.inf, 2e-2, 5.0])
     assert sweep.lr_range(table, below=1e-2) == (1e-3, 1e-2)
     assert sweep.lr_range(table, below=1e-2, q=0.25) == (1e-3, 1e-1)
     assert sweep.lr_range(table, below=1e-2, q=1.0) == (1e-3, 1e-3)
