@@ -79,8 +79,8 @@ def _program(**settings):
         out = dict(xs=xs, ys=ys, before=before, after=after, net=net_,
                    losses={name: r.losses for name, r in results.items()},
                    nonfinite_step={name: r.nonfinite_step for name, r in results.items()},
-                   initial_error=jl.mse(before, ys), final_error=jl.mse(after["autodiff_grads"], ys),
-                   manual_final_error=jl.mse(after["manual_grads"], ys),
+                   initial_error=jl.mse(before, ys), manual_final_error=jl.mse(
+                       after["manual_grads"], ys), final_error=jl.mse(after["autodiff_grads"], ys),
                    max_param_difference=jnp.max(jnp.stack(jax.tree.leaves(gaps))))
         if activation is None:
             out["affine_map"] = jl.affine_map(out["net"])

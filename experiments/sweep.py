@@ -193,7 +193,7 @@ def _supervise(argv, out):
     _cli.on_stop(lambda s, f: child.send_signal(s))
     if (status := child.wait()) >= 0:
         return status
-    for folder in _cli.staging_base(out).glob(f".jlinnet-staging-{child.pid}-*"):
+    for folder in _cli.Staged(out).dir.parent.glob(f".jlinnet-staging-{child.pid}-*"):
         shutil.rmtree(folder, ignore_errors=True)
     raise _cli.Failure(f"{signal.Signals(-status).name} ended this process; JAX's distributed"
                        " runtime does so when a process of the run dies, stops answering, or"
@@ -295,8 +295,9 @@ def _report(findings, steps, n_seeds):
               f"{lrs(g['restores_every_seed']):<24}{best:>10}{edge:>18}{g['diverged']:>9}")
     low, ls = findings["sine_linear_lowest_J"], findings["least_squares_J"]
     if low is not None:
-        verdict = "one network ends below" if findings["sine_linear_below_line"] else "none ends"
-        print(f"2 sin x + 5 without activation: {verdict} the least-squares line's J = {ls:.6g};"
+        verdict = "one network ends" if findings["sine_linear_below_line"] else "none ends"
+        print(f"2 sin x + 5 without activation: {verdict} below the least-squares line's J ="
+              f" {ls:.6g};"
               f" the lowest is J = {low:.6g}")
 
 
@@ -331,9 +332,10 @@ def _save(out, args, seeds, tables, findings):
              for g, t in zip(findings["grids"], tables.values())]
     _cli.write_json(out / "results.json", _json(dict(
         steps=args.steps, batch_size=args.batch_size, rng=args.rng, seeds=seeds, lrs=lrs,
-        hidden=args.hidden, goal=GOAL, note="errors[i][j]: final full-grid J of the network with"
-        " lrs[i] and seeds[j]; null where it diverged (diverged[i][j]; nonfinite_step[i][j] >= 0:"
-        " the first step whose loss was not finite, steps if only the final weights were)",
+        hidden=args.hidden, goal=GOAL, least_squares_J=findings["least_squares_J"],
+        note="errors[i][j]: final full-grid J of the network with lrs[i] and seeds[j]; null where"
+        " it diverged (diverged[i][j]; nonfinite_step[i][j] >= 0: the first step whose loss was"
+        " not finite, steps if only the final weights were)",
         findings={k: v for k, v in findings.items() if k != "grids"}, grids=grids)))
     print("wrote " + ", ".join(str(p) for p in out.publish()))
 

@@ -131,7 +131,9 @@ def test_experiment_writes_its_table_and_states_its_findings(tmp_path, capsys):
     assert results["findings"]["sine_linear_below_line"] is False
     printed = capsys.readouterr().out
     edge = results["grids"][0]["divergence_lr"]
-    assert "findings:" in printed and f"starts at lr {edge:.3g} for hidden 2" in printed
+    row = next(line for line in printed.splitlines() if line.startswith("  2x + 3"))
+    assert row.split()[-2:] == [f"{edge:.3g}", "4"]  # diverges from lr, diverged (of 6)
+    assert "none ends below the least-squares line's J = 0.330887" in printed
 
 
 @pytest.mark.parametrize("flags, message", [
