@@ -5,7 +5,8 @@ batch 32) it trains on the tutorial's grid and target 2x + 3 with SGD:
 
   1. numpy:      the tutorial's NumPy `Net` as written (`experiments.tutorial_numpy`);
   2. jit loop:   the common JAX idiom, a Python loop calling a `jax.jit`-compiled step
-                 (jlinnet's own, `training.make_step`) with an integer start each time;
+                 (the tutorial's step from public names: `jl.forward`, `jl.mse`,
+                 `jax.value_and_grad`, optax) with an integer start each time;
   3. train:      `jlinnet.train`, the whole run as one compiled `lax.scan`;
   4. train_many: `jlinnet.train_many`, K networks (1024) in one call.
 
@@ -34,6 +35,7 @@ import platform
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 from jax import lax
@@ -41,7 +43,6 @@ from jax import lax
 import jlinnet as jl
 from experiments import _cli
 from experiments import tutorial_numpy as tn
-from jlinnet.training import make_step
 
 # name -> (hidden, batchsize, lr, steps per row (numpy, jit loop, train, train_many)).
 CONFIGS = {
@@ -50,6 +51,20 @@ CONFIGS = {
 }
 QUICK_STEPS = {"tutorial": (500, 500, 20_000, 200), "larger": (100, 100, 500, 10)}
 METHODS = ("numpy", "jit loop", "train", "train_many")
+
+
+def step_of(xs, ys, batchsize, optimizer):
+    """The tutorial's step from public names, for the jit loop and the bare scan:
+    ((net, opt_state), s) -> ((net', opt_state'), J) on the window xs[s : s + B]."""
+    def step(carry, s):
+        net, state = carry
+        x = lax.dynamic_slice_in_dim(xs, s, batchsize)
+        y = lax.dynamic_slice_in_dim(ys, s, batchsize)
+        loss, g = jax.value_and_grad(lambda n: jl.mse(jl.forward(n, x), y))(net)
+        updates, state = optimizer.update(g, state, net)
+        return (optax.apply_updates(net, updates), state), loss
+
+    return step
 
 
 def _time(fn, repeats):
@@ -75,7 +90,7 @@ def _jit_loop(hidden, batchsize, lr, steps, repeats):
     x = jl.grid()
     sgd = optax.sgd(lr)
     params, starts = jl.tutorial_setup((1, hidden, 1), steps, batchsize)
-    step = jax.jit(make_step(x, jl.linear_target(x), batchsize, sgd, jl.autodiff_grads))
+    step = jax.jit(step_of(x, jl.linear_target(x), batchsize, sgd))
     starts = [int(s) for s in np.asarray(starts)]
     t = time.perf_counter()
     jax.block_until_ready(step((params, sgd.init(params)), starts[0]))
@@ -153,7 +168,7 @@ def per_call(quick=False, repeats=None):
     """What one `train` call costs against a bare `jax.jit` of the same scan.
 
     On the tutorial's network (hidden 2, batch 1, SGD), for S = 1, 100 and 10,000
-    steps: the bare program is `jax.jit` of `lax.scan(make_step(...))` on the same
+    steps: the bare program is `jax.jit` of `lax.scan(step_of(...))` on the same
     arguments, with none of `train`'s checks, NaN guards or `nonfinite_step`. Both are
     called back to back, many times, and each is timed as the best of `repeats`
     rounds (interleaved, so drift on a shared machine hits both alike).
@@ -168,7 +183,7 @@ def per_call(quick=False, repeats=None):
     for steps in PER_CALL_STEPS:
         net, starts = jl.tutorial_setup((1, 2, 1), steps, 1)
         bare = jax.jit(lambda net, xs, ys, starts: lax.scan(
-            make_step(xs, ys, 1, sgd, jl.autodiff_grads), (net, sgd.init(net)), starts, unroll=2))
+            step_of(xs, ys, 1, sgd), (net, sgd.init(net)), starts, unroll=2))
         calls = max(50 if quick else 200, (200 if quick else 2000) // (1 + steps // 100))
         fns = {"bare": lambda: bare(net, x, y, starts),
                "train": lambda: jl.train(net, x, y, starts, batchsize=1, optimizer=sgd)}
@@ -184,6 +199,54 @@ def per_call(quick=False, repeats=None):
         rows.append(dict(steps=steps, calls=calls, bare_us=best["bare"] * 1e6,
                          train_us=best["train"] * 1e6, ratio=best["train"] / best["bare"]))
     return rows
+
+
+def soa(quick=False, repeats=None, k=1024, steps=200, hidden=2, lr=1e-3):
+    """`jl.train_many` against a hand-written struct-of-arrays program of the same steps.
+
+    K networks of the tutorial's shape (1, hidden, 1), batch 1, SGD, S steps: the second
+    program keeps each weight as one (K, hidden) array and writes the forward and backward
+    pass elementwise (z = x w1 + b1, y^p = sum_j z_j w2_j + b2, g = y^p - y, dw2 = g z,
+    dw1 = g w2 x, ...) in one `lax.scan`: no vmap, no matmul, no optax, no checks, no NaN
+    guard. It is the floor for these steps on this machine. Both are timed in interleaved
+    rounds; each figure is the best round.
+
+    Returns:
+      {k, steps, train_many_ns, soa_ns (per network-step), ratio, max_loss_gap}.
+    """
+    repeats = repeats or (3 if quick else 7)
+    x = jl.grid()
+    y = jl.linear_target(x)
+    keys = jax.random.split(jax.random.key(0), k)
+    net = jax.vmap(lambda key: jl.init_mlp(key, (1, hidden, 1)))(keys)
+    starts = jax.vmap(lambda key: jl.batch_starts(key, steps, x.shape[0], 1))(keys)
+    sgd = optax.sgd(lr)
+
+    @jax.jit
+    def struct_of_arrays(w1, b1, w2, b2, starts):
+        def step(p, s):  # s: (K,) one start per network
+            w1, b1, w2, b2 = p
+            xb, yb = x[s, 0], y[s, 0]  # (K,)
+            z = xb[:, None] * w1 + b1  # (K, hidden)
+            g = jnp.sum(z * w2, axis=1) + b2 - yb  # dJ/dy^p = -(y - y^p), B = 1
+            dz = g[:, None] * w2
+            new = (w1 - lr * dz * xb[:, None], b1 - lr * dz, w2 - lr * g[:, None] * z, b2 - lr * g)
+            return new, g * g / 2
+        return lax.scan(step, (w1, b1, w2, b2), starts.T)
+
+    weights = (net[0].w[:, 0], net[0].b, net[1].w[..., 0], net[1].b[:, 0])
+    fns = {"train_many": lambda: jl.train_many(net, x, y, starts, batchsize=1, optimizer=sgd),
+           "soa": lambda: struct_of_arrays(*weights, starts)}
+    gap = float(jnp.max(jnp.abs(fns["train_many"]().losses - fns["soa"]()[1].T)))
+    best = dict.fromkeys(fns, math.inf)
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            jax.block_until_ready(fn())
+            best[name] = min(best[name], time.perf_counter() - t)
+    per = {name: t / (k * steps) * 1e9 for name, t in best.items()}
+    return dict(k=k, steps=steps, train_many_ns=per["train_many"], soa_ns=per["soa"],
+                ratio=per["train_many"] / per["soa"], max_loss_gap=gap)
 
 
 def per_call_table(rows):
@@ -250,9 +313,13 @@ def _run(argv):
         print("\nper-call cost of jl.train against a bare jax.jit of the same scan (tutorial"
               " network, best of interleaved rounds):")
         print(per_call_table(calls))
+        floor = soa(quick=args.quick, repeats=args.repeats, k=args.k)
+        print(f"\ntrain_many against a struct-of-arrays program of the same steps (K={floor['k']},"
+              f" S={floor['steps']}, tutorial network, batch 1): {floor['train_many_ns']:.2f} ns"
+              f" vs {floor['soa_ns']:.2f} ns per network-step, ratio {floor['ratio']:.2f}")
         if out:
             _cli.write_json(out / args.json.name, dict(machine=machine(), quick=args.quick,
-                                                        rows=rows, per_call=calls))
+                                                        rows=rows, per_call=calls, soa=floor))
             print("wrote " + ", ".join(str(path) for path in out.publish()))
     return 0
 

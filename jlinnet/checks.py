@@ -1,9 +1,9 @@
-"""The argument checks every jlinnet function shares.
+"""The boundary: what a value must be when it enters jlinnet, checked once, while tracing.
 
-They read only what a tracer knows (types, shapes, dtypes, Python settings), so
-they run while a function is traced: once per shape under `jax.jit`, and they
-still fire inside a user's own `jit`, `vmap` or `grad`. Each error names the
-argument, says what it got and what it needs.
+Each check reads only what a tracer knows (types, shapes, dtypes, settings), so it costs
+nothing per call under `jax.jit` and still fires inside a user's `jit`, `vmap` or `grad`.
+NumPy data is converted on the host first, where its integers are still exact: they never
+wrap to JAX's int32.
 """
 
 import numbers
@@ -12,108 +12,61 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-
-def positive_int(name: str, value, *, minimum: int = 1) -> int:
-    """`value` as an int, or a named error unless it is an integer >= `minimum`."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+INT32_MAX = 2**31 - 1
 
 
-def default_float() -> np.dtype:
-    """float64 under `jax_enable_x64`, else float32."""
-    return jax.dtypes.canonicalize_dtype(jnp.float64)
+def host(x):
+    """NumPy-like data as it should reach JAX: integers as float64 (exact up to 2**53), so
+    that a value above 2**31 is not wrapped by JAX's int32; JAX arrays unchanged."""
+    if isinstance(x, jax.Array):
+        return x
+    x = np.asarray(x)
+    return x.astype(np.float64) if x.dtype.kind in "iu" else x
 
 
-def float_dtype(name: str, dtype) -> np.dtype:
-    """A floating dtype from `dtype` (None: `default_float()`), or a named TypeError."""
-    if dtype is None:
-        return default_float()
-    try:
-        parsed = jnp.dtype(dtype)
-    except TypeError:
-        parsed = None
-    if parsed is None or not jnp.issubdtype(parsed, jnp.floating):
-        raise TypeError(f"{name} must be a floating dtype such as jnp.float32, got {dtype!r}")
-    return parsed
+def host_starts(starts):
+    """NumPy-like window starts as int32, a value outside int32 replaced by -1: still off the
+    grid (so its step is NaN, as any start off the grid), never wrapped onto it."""
+    if isinstance(starts, jax.Array):
+        return starts
+    starts = np.asarray(starts)
+    if starts.dtype.kind not in "iu":
+        return starts  # `data`/`starts` name the problem while tracing
+    return np.where((starts < 0) | (starts > INT32_MAX), -1, starts).astype(np.int32)
 
 
-def array(name: str, x, *, ndim: int, allow_empty: bool = False) -> jax.Array:
-    """`x` as a real-valued JAX array with `ndim` axes, or a named error.
-
-    Lists become arrays; bool, complex, str and object data are refused, since the
-    tutorial's maths is over real numbers.
-    """
-    if not isinstance(x, (jax.Array, np.ndarray, np.generic, numbers.Real, list, tuple)):
-        raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}")
-    try:
-        x = jnp.asarray(x)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__} ({err})")
-    if not (jnp.issubdtype(x.dtype, jnp.integer) or jnp.issubdtype(x.dtype, jnp.floating)):
-        raise TypeError(f"{name} must hold real numbers (integer or floating), got dtype {x.dtype}")
-    if x.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {x.shape}")
-    if not allow_empty and x.size == 0:
-        raise ValueError(f"{name} must not be empty, got shape {x.shape}")
-    return x
-
-
-def data(name: str, x, dtype, *, features: int, what: str = "features") -> jax.Array:
-    """A (rows, features) data array cast to the network's float `dtype`."""
-    x = array(name, x, ndim=2)
-    if x.shape[1] != features:
-        raise ValueError(
-            f"{name} must have {features} {what} in its last axis, got shape {x.shape}"
-        )
+def data(name: str, x, dtype, *, features: int | None = None) -> jax.Array:
+    """`x` as a (rows >= 1, features) array of the float `dtype`, or a named error."""
+    x = jnp.asarray(host(x))
+    real = jnp.issubdtype(x.dtype, jnp.integer) or jnp.issubdtype(x.dtype, jnp.floating)
+    if not real or x.ndim != 2 or x.shape[0] == 0 or x.shape[1] != (features or x.shape[1]):
+        need = f"(rows, {features})" if features else "(rows, columns)"
+        raise ValueError(f"{name} must be {need} real numbers with rows >= 1, got {x.dtype}"
+                         f" of shape {x.shape}")
     return x.astype(dtype)
 
 
-def integers(name: str, x, *, ndim: int) -> jax.Array:
-    """A non-empty integer array with `ndim` axes (batch starts), or a named error."""
-    x = array(name, x, ndim=ndim)
-    if not jnp.issubdtype(x.dtype, jnp.integer):
-        raise TypeError(f"{name} must hold integers, got dtype {x.dtype}")
-    return x
+def starts(x, ndim: int) -> jax.Array:
+    """Window starts: a non-empty integer array of `ndim` axes, compared in a type wide
+    enough for any grid (int8 and uint8 starts become int32)."""
+    x = jnp.asarray(host_starts(x))
+    if not jnp.issubdtype(x.dtype, jnp.integer) or x.ndim != ndim or x.size == 0:
+        raise TypeError(f"starts must be a non-empty {ndim}-D integer array, got {x.dtype}"
+                        f" of shape {x.shape}")
+    return x.astype(jnp.promote_types(x.dtype, jnp.int32))
 
 
-def key(name: str, k) -> None:
-    """Raises unless `k` is a JAX PRNG key: `jax.random.key(seed)` or a raw uint32 (2,) key."""
-    shape, dtype = np.shape(k), getattr(k, "dtype", None)
-    typed = dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key) and shape == ()
-    raw = dtype == jnp.uint32 and shape == (2,)
-    if not (typed or raw):
-        raise TypeError(
-            f"{name} must be a JAX PRNG key such as jax.random.key(0), got"
-            f" {type(k).__name__} of shape {shape} and dtype {dtype}"
-        )
+def positive_int(name: str, value, *, minimum: int = 1, maximum: int = INT32_MAX) -> int:
+    """`value` as an int in [minimum, maximum], or a named error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not (
+            minimum <= value <= maximum):
+        raise ValueError(f"{name} must be an integer in [{minimum}, {maximum}], got {value!r}")
+    return int(value)
 
 
-def is_traced(*xs) -> bool:
-    """True if any of `xs` is a tracer: its values are only known when the program runs."""
-    return any(isinstance(x, jax.core.Tracer) for x in xs)
-
-
-def jit_arguments(arrays: dict, settings: dict) -> None:
-    """Names the argument `jax.jit` refused, if any: a leaf that is not an array of
-    numbers, or a setting that cannot be hashed. Call it when a jitted call fails."""
-    for name, tree in arrays.items():
-        for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-            where = f"{name}{jax.tree_util.keystr(path)}"
-            if isinstance(leaf, (jax.Array, numbers.Number)):
-                continue
-            if not isinstance(leaf, (np.ndarray, np.generic)) or leaf.dtype.kind in "OSUMm":
-                raise TypeError(f"{where} must be an array of numbers, got {_describe(leaf)}")
-    for name, value in settings.items():
-        try:
-            hash(value)
-        except TypeError:
-            raise TypeError(f"{name} must be hashable (it is a compile-time setting), got"
-                            f" {type(value).__name__}") from None
-
-
-def _describe(x) -> str:
-    dtype = getattr(x, "dtype", None)
-    return f"{type(x).__name__} of dtype {dtype}" if dtype is not None else type(x).__name__
+def float_dtype(dtype) -> np.dtype:
+    """A floating dtype (None: float32, or float64 under `jax_enable_x64`), or a named error."""
+    dtype = jax.dtypes.canonicalize_dtype(jnp.float64 if dtype is None else dtype)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"dtype must be a floating dtype such as jnp.float32, got {dtype}")
+    return dtype

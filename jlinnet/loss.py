@@ -2,8 +2,8 @@
 
     J(theta) = 1/(2N) sum_i ||y_i - y_i^p||^2        dJ/dy^p = -(y - y^p) / N
 
-with y the target, y^p the prediction and N the batch size. For one output this is
-the tutorial's J and PuzzleLib's MSE.
+with y the target, y^p the prediction and N the batch size. For one output this is the
+tutorial's J and PuzzleLib's MSE.
 """
 
 import jax
@@ -13,18 +13,24 @@ from jax.typing import ArrayLike
 from jlinnet import checks
 
 
+def J(pred: jax.Array, target: jax.Array) -> jax.Array:
+    """`mse` below the boundary; half precision is summed in float32."""
+    acc = jnp.promote_types(pred.dtype, jnp.float32)
+    return jnp.sum((target.astype(acc) - pred.astype(acc)) ** 2) / (2 * pred.shape[0])
+
+
 def _pair(pred, target):
-    """pred and target as arrays of one float dtype and one (N, out) shape."""
-    pred, target = checks.array("pred", pred, ndim=2), checks.array("target", target, ndim=2)
+    """pred and target as (N, out) arrays of one float dtype (integers: at least float32)."""
+    dtypes = [jnp.result_type(checks.host(a)) for a in (pred, target)]
+    floats = [d for d in dtypes if jnp.issubdtype(d, jnp.floating)]
+    dtype = jnp.result_type(*floats) if floats else checks.float_dtype(None)
+    if len(floats) == 1:  # an integer beside a float: exact enough in at least float32
+        dtype = jnp.promote_types(dtype, jnp.float32)
+    pred, target = checks.data("pred", pred, dtype), checks.data("target", target, dtype)
     if pred.shape != target.shape:
-        raise ValueError(
-            f"pred and target must have the same shape, got {pred.shape} and {target.shape}"
-            " (no broadcasting: reshape one to match)"
-        )
-    dtype = jnp.result_type(pred, target)
-    if not jnp.issubdtype(dtype, jnp.floating):  # integers: differences could overflow
-        dtype = checks.default_float()
-    return pred.astype(dtype), target.astype(dtype)
+        raise ValueError(f"pred and target must have the same shape (no broadcasting), got"
+                         f" {pred.shape} and {target.shape}")
+    return pred, target
 
 
 def mse(pred: ArrayLike, target: ArrayLike) -> jax.Array:
@@ -32,26 +38,23 @@ def mse(pred: ArrayLike, target: ArrayLike) -> jax.Array:
 
     Args:
       pred: (N, out) predictions y^p, N >= 1.
-      target: (N, out) targets y; the shape must equal pred's exactly.
+      target: (N, out) targets y, the same shape exactly.
 
     Returns:
-      J: a scalar, in the inputs' float dtype; float16 and bfloat16 are summed and
-      returned in float32 (a half-precision sum over 1000 rows overflows).
+      J, a scalar in the inputs' float dtype; half precision is summed and returned in
+      float32 (a float16 sum over 1000 rows overflows).
     """
-    pred, target = _pair(pred, target)
-    acc = jnp.promote_types(pred.dtype, jnp.float32)
-    return jnp.sum((target.astype(acc) - pred.astype(acc)) ** 2) / (2 * pred.shape[0])
+    return J(*_pair(pred, target))
 
 
 def mse_grad(pred: ArrayLike, target: ArrayLike) -> jax.Array:
     """The exact gradient of `mse` in the prediction: dJ/dy^p = -(y - y^p) / N.
 
     Args:
-      pred: (N, out) predictions y^p, N >= 1.
-      target: (N, out) targets y; the shape must equal pred's exactly.
+      pred: (N, out) predictions y^p; target: (N, out) targets y.
 
     Returns:
-      g: (N, out), the gradient fed to the last layer's backward pass.
+      g: (N, out), the gradient the last layer's backward pass starts from.
     """
     pred, target = _pair(pred, target)
     return -(target - pred) / pred.shape[0]

@@ -1,127 +1,99 @@
 """Networks on disk: `save` and `load` a `Net` as a `.npz` of named arrays, without pickle.
 
 The file holds one array per weight, `layer{l}.w` and `layer{l}.b` (the tutorial's
-layer_{l+1}), and `jlinnet`, a JSON string with the format, the number of layers and
-the activation. A network trained by `train_many` (a leading axis K on every weight)
-is saved and loaded the same way. Nothing here runs a JAX computation: the arrays
-are copied to and from the host.
+layer_{l+1}), and `jlinnet`, a JSON header: the format, the number of layers and the
+activation. A stack of K networks (`train_many`) is saved and loaded the same way.
 """
 
+import contextlib
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import jax
 import numpy as np
 
-from jlinnet.model import ACTIVATIONS, Activation, Layer, Net, Network
+from jlinnet.model import Activation, Layer, Net, check_net
 
 FORMAT = "jlinnet.Net/1"
 
 
-def _activation_record(activation) -> str | None:
+def _activation_name(activation) -> str | None:
+    """None, a name, or "callable:" + the function's qualified name (`jnp.sin`: "sin")."""
     if activation is None or isinstance(activation, str):
         return activation
     return "callable:" + getattr(activation, "__qualname__", type(activation).__name__)
 
 
-def save(path: str | os.PathLike, net: Network) -> Path:
-    """Writes `net` to `path` (a `.npz` file), whole: a temporary file, then a rename.
+def save(path: str | os.PathLike, net: Net) -> Path:
+    """Writes `net` to `path` (a `.npz` file) whole: a temporary file beside it, then a rename.
 
     Args:
-      path: the file to write; its folder must exist. Replaced if it exists.
-      net: a `Net` or a tuple of `Layer`s, with or without a leading axis K; a callable
-        activation is recorded by name only, so `load` then needs it again.
+      path: the file to write, in a folder that exists; replaced if it exists, through a
+        symbolic link to its target. Permissions as for any new file (0o666 & ~umask).
+      net: a `Net`, one or K; a callable activation is recorded by its name, so `load`
+        needs that function again.
 
     Returns:
-      The path written.
+      The path written (a link's target).
     """
-    path = Path(path)
-    if isinstance(net, Net):
-        layers, activation = net.layers, net.activation
-    elif isinstance(net, (tuple, list)) and net and all(isinstance(a, Layer) for a in net):
-        layers, activation = tuple(net), None
-    else:
-        raise TypeError(f"net must be a jlinnet.Net or a tuple of Layers, got {type(net).__name__}")
-    arrays = {}
-    for l, layer in enumerate(jax.device_get(layers)):
-        for field, leaf in zip(Layer._fields, layer):
-            leaf = np.asarray(leaf)
-            if not np.issubdtype(leaf.dtype, np.floating):
-                raise TypeError(f"net[{l}].{field} must be floating, got dtype {leaf.dtype}")
-            arrays[f"layer{l}.{field}"] = leaf
-    meta = dict(format=FORMAT, layers=len(layers), activation=_activation_record(activation))
-    arrays["jlinnet"] = np.array(json.dumps(meta))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+    check_net(net, stacked=None, fn="save")
+    path = Path(os.path.realpath(path))
+    if not path.parent.is_dir():
+        raise ValueError(f"path must be in a folder that exists, got {path} (no folder"
+                         f" {path.parent})")
+    arrays = {f"layer{l}.{field}": np.asarray(a) for l, layer in enumerate(net.layers)
+              for field, a in zip(Layer._fields, jax.device_get(layer))}
+    header = dict(format=FORMAT, layers=len(net), activation=_activation_name(net.activation))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{os.urandom(4).hex()}.tmp")
+    with contextlib.ExitStack() as cleanup:  # the temporary file goes, whatever happens
+        cleanup.callback(tmp.unlink, missing_ok=True)
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as f:
+            np.savez(f, jlinnet=np.array(json.dumps(header)), **arrays)
         os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return path
 
 
-def load(path: str | os.PathLike, *, activation: Activation = None) -> Net:
+def load(path: str | os.PathLike, *, activation: Activation = None, dtype=None) -> Net:
     """Reads a network written by `save`.
 
     Args:
       path: the `.npz` file.
-      activation: only for a network saved with a callable activation: that callable
-        again (a name, or None, is read from the file).
+      activation: only for a network saved with a callable activation: that function
+        again, matched by name (a named activation, or None, is read from the file).
+      dtype: cast the weights to this floating dtype; None: keep the saved one, which must
+        be one JAX has (float64 needs `jax_enable_x64`).
 
     Returns:
-      The `Net`, its weights as JAX arrays of the saved dtypes and shapes.
+      The `Net`, its weights as JAX arrays of the saved shapes.
 
     Raises:
-      ValueError: the file is not a network saved by `save`, or is missing or has
-        extra or malformed arrays; the message says which.
+      ValueError: the file is not a whole network saved by `save` (missing, damaged,
+        foreign, a header that does not match its arrays), or `activation`/`dtype` do not
+        fit it; the message says which.
     """
     try:
         with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-        raise ValueError(f"{path} is not a network saved by jlinnet.save: {err}") from None
-    try:
-        meta = json.loads(str(arrays.pop("jlinnet")))
-        ok = meta["format"] == FORMAT and isinstance(meta["layers"], int)
-    except (KeyError, ValueError, TypeError):
-        ok = False
-    if not ok:
-        raise ValueError(f"{path} has no jlinnet header of format {FORMAT}")
-    expected = {f"layer{l}.{f}" for l in range(meta["layers"]) for f in Layer._fields}
-    if set(arrays) != expected:
-        raise ValueError(
-            f"{path} must hold the arrays {sorted(expected)}, got {sorted(arrays)}"
-        )
-    saved = meta["activation"]
-    if isinstance(saved, str) and saved.startswith("callable:"):
-        if not callable(activation):
-            raise ValueError(f"{path} was saved with the activation {saved[9:]}: pass it again,"
-                             " load(path, activation=fn)")
-    elif activation is not None:
-        raise ValueError(f"{path} records its activation ({saved!r}): load it without activation=")
-    else:
-        activation = saved
-    if activation is not None and not callable(activation) and activation not in ACTIVATIONS:
-        raise ValueError(f"{path} records an unknown activation {activation!r}")
-    layers = tuple(Layer(arrays[f"layer{l}.w"], arrays[f"layer{l}.b"])
-                   for l in range(meta["layers"]))
-    _check_chain(path, layers)
-    return Net(jax.device_put(layers), activation)
-
-
-def _check_chain(path, layers) -> None:
-    """Raises unless the saved weights form a network: w (..., in, out), b (..., out)."""
-    before = None  # (leading axes, width) of the layer before
-    for l, (w, b) in enumerate(layers):
-        floating = np.issubdtype(w.dtype, np.floating) and b.dtype == w.dtype
-        if w.ndim < 2 or b.shape != w.shape[:-2] + w.shape[-1:] or not floating:
-            raise ValueError(f"{path}: layer{l} needs floating w (..., in, out) and b (..., out),"
-                             f" got w {w.dtype}{w.shape} and b {b.dtype}{b.shape}")
-        if before is not None and (w.shape[:-2], w.shape[-2]) != before:
-            raise ValueError(f"{path}: layer{l}.w of shape {w.shape} does not follow the layer"
-                             " before")
-        before = (w.shape[:-2], w.shape[-1])
+            header = json.loads(str(data["jlinnet"]))
+            n, saved = header["layers"], header["activation"]
+            if header["format"] != FORMAT or type(n) is not int or len(data.files) != 2 * n + 1:
+                raise ValueError(f"its header {header} does not match its {len(data.files)} arrays")
+            layers = [Layer(*(data[f"layer{l}.{f}"] for f in Layer._fields)) for l in range(n)]
+        if isinstance(saved, str) and saved.startswith("callable:"):
+            ok, name = _activation_name(activation) == saved, activation
+        else:
+            ok, name = activation is None, saved
+        kept = {str(jax.dtypes.canonicalize_dtype(a.dtype)) == str(a.dtype)
+                for layer in layers for a in layer}
+        if not ok or (dtype is None and kept != {True}):
+            raise ValueError(f"it records activation {saved!r} and dtype {layers[0].w.dtype}:"
+                             f" pass activation= only for a callable (that same function) and"
+                             f" dtype= for a dtype JAX lacks; got {activation!r} and {dtype!r}")
+        net = Net(tuple(Layer(*(a if dtype is None else a.astype(dtype) for a in layer))
+                        for layer in layers), name)
+        check_net(net, stacked=None, fn="load")
+    except (OSError, ValueError, TypeError, KeyError, EOFError, NotImplementedError,
+            zipfile.BadZipFile) as err:
+        raise ValueError(f"{path} is not a network that jlinnet.load can read: {err}") from None
+    return jax.device_put(net)

@@ -1,11 +1,10 @@
 """The tutorial's own random start, replayed from its NumPy seed.
 
-`trainNet` begins with `np.random.seed(4321)`, then each `Linear(insize, outsize)`
-draws `np.random.randn(insize, outsize)` in order (biases are zeros), then every
-step draws `np.random.randint(0, 1000 - batchsize)`. This module replays that
-stream with a private legacy `RandomState`, so a JAX run starts from exactly the
-tutorial's weights and sees exactly its batches. It is the one place in jlinnet
-that uses NumPy randomness.
+`trainNet` begins with `np.random.seed(4321)`, then each `Linear(insize, outsize)` draws
+`np.random.randn(insize, outsize)` in order (biases are zeros), then every step draws
+`np.random.randint(0, 1000 - batchsize)`. This module replays that stream with a private
+legacy `RandomState`, so a JAX run starts from exactly the tutorial's weights and sees exactly
+its batches. It is the one place in jlinnet that uses NumPy randomness.
 """
 
 from collections.abc import Sequence
@@ -14,52 +13,39 @@ import jax
 import numpy as np
 
 from jlinnet import checks
-from jlinnet.model import Activation, Layer, Net, check_activation, check_sizes
+from jlinnet.model import Activation, Layer, Net, check_net
 
 
-def tutorial_setup(
-    sizes: Sequence[int],
-    steps: int,
-    batchsize: int,
-    seed: int = 4321,
-    n: int = 1000,
-    *,
-    activation: Activation = None,
-    dtype=None,
-) -> tuple[Net, jax.Array]:
+def tutorial_setup(sizes: Sequence[int], steps: int, batchsize: int, seed: int = 4321,
+                   n: int = 1000, *, activation: Activation = None,
+                   dtype=None) -> tuple[Net, jax.Array]:
     """The tutorial's initial weights and batch starts for `trainNet`.
 
     Args:
       sizes: layer sizes (in, hidden..., out); the tutorial's is (1, size, 1).
-      steps: number of steps S (>= 1).
+      steps: S >= 1.
       batchsize: B, 1 <= B < n (the tutorial's randint needs n - B > 0).
       seed: the NumPy seed (the tutorial's 4321), 0 <= seed < 2**32.
-      n: grid points N (the tutorial's 1000).
+      n: grid points N (the tutorial's 1000), 2 <= n < 2**31.
       activation: the network's activation (the tutorial's: None).
-      dtype: the weights' floating dtype (NumPy draws float64; they are cast);
-        None: float32, or float64 under x64.
+      dtype: the weights' floating dtype (NumPy draws float64; cast); None: float32, or
+        float64 under x64.
 
     Returns:
-      (net, starts): a `Net` with w = randn(in, out) and b = 0 per layer, and
-      starts: (S,) int32 drawn as randint(0, n - batchsize), one per step.
+      (net, starts): a `Net` with w = randn(in, out) and b = 0 per layer, and starts: (S,)
+      int32 drawn as randint(0, n - batchsize), one per step.
     """
-    sizes = check_sizes(sizes)
     steps = checks.positive_int("steps", steps)
     n = checks.positive_int("n", n, minimum=2)
-    batchsize = checks.positive_int("batchsize", batchsize)
-    if batchsize >= n:
-        raise ValueError(f"batchsize must be smaller than n={n} (randint(0, n - batchsize)),"
-                         f" got {batchsize}")
-    seed = checks.positive_int("seed", seed, minimum=0)
-    if seed >= 2**32:
-        raise ValueError(f"seed must be < 2**32 (NumPy's legacy seeds), got {seed}")
-    check_activation(activation)
-    dtype = checks.float_dtype("dtype", dtype)
+    batchsize = checks.positive_int("batchsize", batchsize, maximum=n - 1)
+    seed = checks.positive_int("seed", seed, minimum=0, maximum=2**32 - 1)
+    dtype = checks.float_dtype(dtype)
+    sizes = [checks.positive_int(f"sizes[{i}]", s) for i, s in enumerate(sizes)]
     rng = np.random.RandomState(seed)  # the stream of np.random.seed(seed)
-    layers = tuple(  # cast on the host and copy over: nothing to compile
-        Layer(rng.randn(n_in, n_out).astype(dtype), np.zeros(n_out, dtype))
-        for n_in, n_out in zip(sizes[:-1], sizes[1:])
-    )
+    layers = tuple(Layer(rng.randn(n_in, n_out).astype(dtype), np.zeros(n_out, dtype))
+                   for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    net = Net(layers, activation)
+    check_net(net, fn="tutorial_setup")
     # One randint per step; drawing them with size=steps gives the same stream.
     starts = rng.randint(0, n - batchsize, size=steps).astype(np.int32)
-    return jax.device_put((Net(layers, activation), starts))
+    return jax.device_put((net, starts))

@@ -1,65 +1,77 @@
+"""data, loss, affine and tutorial: the small modules, each against an independent route."""
+
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import jlinnet as jl
+from experiments import tutorial_numpy as tn
+from tests import reference as ref
 
 
-def test_grid_is_the_tutorials_linspace_and_follows_x64():
+def test_grid_and_targets_are_the_tutorials():
     x = jl.grid()
     chex.assert_shape(x, (1000, 1))
-    chex.assert_type(x, jnp.float32)
-    np.testing.assert_array_equal(x, np.linspace(-3, 3, 1000, dtype=np.float32).reshape(-1, 1))
-    with jax.enable_x64(True):
-        chex.assert_type(jl.grid(5), jnp.float64)
-    chex.assert_type(jl.grid(5, dtype=jnp.float16), jnp.float16)
+    np.testing.assert_array_equal(x, tn.grid())
+    np.testing.assert_allclose(jl.linear_target(x), 2 * tn.grid() + 3, rtol=1e-6)
+    np.testing.assert_allclose(jl.sine_target(x), 2 * np.sin(tn.grid()) + 5, rtol=1e-6)
 
 
-def test_targets_elementwise():
-    x = jl.grid(7)
-    chex.assert_trees_all_close(jl.linear_target(x), 2 * np.asarray(x) + 3)
-    chex.assert_trees_all_close(jl.sine_target(x), 2 * np.sin(np.asarray(x)) + 5, rtol=1e-6)
-    chex.assert_type(jl.linear_target(jnp.arange(3)), jnp.float32)
-
-
-def test_batch_starts_range_dtype_and_reproducible():
-    starts = jl.batch_starts(jax.random.key(0), 5000, 1000, 10)
+@pytest.mark.parametrize("n, batchsize", [(1000, 1), (1000, 999), (10, 10)])
+def test_batch_starts_are_windows_of_the_grid(n, batchsize):
+    starts = jl.batch_starts(jax.random.key(0), 5000, n, batchsize)
     chex.assert_shape(starts, (5000,))
-    chex.assert_type(starts, jnp.int32)
-    assert int(starts.min()) == 0 and int(starts.max()) == 1000 - 10 - 1  # randint's [0, n - B)
-    np.testing.assert_array_equal(starts, jl.batch_starts(jax.random.key(0), 5000, 1000, 10))
-    assert not np.array_equal(starts, jl.batch_starts(jax.random.key(1), 5000, 1000, 10))
+    assert 0 <= starts.min() and starts.max() <= max(n - batchsize - 1, 0)
 
 
-def test_batch_starts_takes_the_whole_grid_as_one_batch():
-    np.testing.assert_array_equal(jl.batch_starts(jax.random.key(0), 4, 1000, 1000), 0)
+def test_mse_and_its_gradient_equal_the_reference():
+    rng = np.random.default_rng(0)
+    pred, target = rng.normal(size=(2, 9, 3)).astype(np.float32)
+    np.testing.assert_allclose(jl.mse(pred, target), np.sum((target - pred) ** 2) / 18, rtol=1e-6)
+    chex.assert_trees_all_close(jl.mse_grad(pred, target), jax.grad(jl.mse)(pred, target))
+    half = jnp.full((1000, 1), 10.0, jnp.float16)  # 1000 * 100 / 2 overflows float16
+    np.testing.assert_allclose(jl.mse(half, jnp.zeros_like(half)), 50.0)
 
 
-@pytest.mark.parametrize(
-    "kwargs, error, match",
-    [
-        (dict(steps=0), ValueError, "steps must be >= 1, got 0"),
-        (dict(steps=2.5), TypeError, "steps must be an int"),
-        (dict(batchsize=0), ValueError, "batchsize must be >= 1"),
-        (dict(batchsize=1001), ValueError, "batchsize must be at most n=1000, got 1001"),
-        (dict(n=0), ValueError, "n must be >= 1"),
-        (dict(key=0), TypeError, "key must be a JAX PRNG key"),
-        (dict(key=jnp.zeros(2)), TypeError, "key must be a JAX PRNG key"),
-    ],
-)
-def test_batch_starts_rejects(kwargs, error, match):
-    args = dict(key=jax.random.key(0), steps=10, n=1000, batchsize=1) | kwargs
-    with pytest.raises(error, match=match):
-        jl.batch_starts(**args)
+@pytest.mark.parametrize("activation_free", [(1, 2, 1), (3, 4, 5, 2)])
+def test_affine_map_is_what_the_network_computes(activation_free):
+    net = jax.tree.map(lambda a: a + 0.3, jl.init_mlp(jax.random.key(0), activation_free))
+    x = jax.random.normal(jax.random.key(1), (20, activation_free[0]))
+    w, b = jl.affine_map(net)
+    chex.assert_trees_all_close(x @ w + b[None], jl.forward(net, x), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize(
-    "args, match",
-    [((0,), "n must be >= 1"), ((10, 3.0, -3.0), "low must be smaller than high"),
-     ((10, float("nan"), 1.0), "low must be a finite number")],
-)
-def test_grid_rejects(args, match):
-    with pytest.raises(ValueError, match=match):
-        jl.grid(*args)
+@pytest.mark.parametrize("low", [-3.0, 1000.0])
+def test_least_squares_equals_numpy(low):
+    x = np.linspace(low, low + 3, 500).reshape(-1, 1)
+    y = np.hstack([2 * np.sin(x) + 5, 3 * x - 1])
+    w, b = jl.least_squares(x.astype(np.float32), y.astype(np.float32))
+    want = np.linalg.lstsq(np.hstack([x, np.ones_like(x)]), y, rcond=None)[0]
+    np.testing.assert_allclose(w, want[:1], rtol=1e-4)  # the fitted lines agree on the data:
+    np.testing.assert_allclose(x @ w + b[None], x @ want[:1] + want[1:], atol=1e-3)
+
+
+def test_the_sine_cannot_beat_the_least_squares_line():
+    x = jl.grid()
+    y = jl.sine_target(x)
+    net, starts = jl.tutorial_setup((1, 2, 1), 100, 1)
+    trained = jl.train(net, x, y, starts, batchsize=1, optimizer=optax.sgd(0.01)).params
+    w, b = jl.least_squares(x, y)
+    line = jl.mse(x @ w + b[None], y)
+    np.testing.assert_allclose(line, 0.330887, rtol=1e-4)
+    assert jl.mse(jl.forward(trained, x), y) >= line
+
+
+@pytest.mark.parametrize("size, batchsize", [(2, 1), (3, 10)])
+def test_tutorial_setup_replays_the_numpy_stream(size, batchsize):
+    net, starts = jl.tutorial_setup((1, size, 1), steps=50, batchsize=batchsize)
+    np.random.seed(4321)  # the tutorial's own calls, one after another
+    want = [tn.Linear(1, size), tn.Linear(size, 1)]
+    np.testing.assert_array_equal(starts, [np.random.randint(0, 1000 - batchsize)
+                                           for _ in range(50)])
+    for (w, b), layer in zip(ref.layers(net), want):
+        np.testing.assert_allclose(w, layer.w, rtol=1e-7)
+        np.testing.assert_array_equal(b, layer.b)

@@ -1,0 +1,114 @@
+"""The mistakes people make, each refused where the value enters, naming the argument: the
+one table of jlinnet's errors. Exotic inputs (str, object, complex arrays) may get JAX's own."""
+
+import tempfile
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jlinnet as jl
+
+X, SGD = jl.grid(), optax.sgd(0.01)
+Y = jl.linear_target(X)
+NET, STARTS = jl.tutorial_setup((1, 2, 1), 5, 1)
+MISSING = Path(tempfile.gettempdir(), "jlinnet-no-such-folder")
+STACK = jax.tree.map(lambda a: jnp.stack([a, a]), NET)
+
+
+def train(**changes):
+    args = dict(net=NET, xs=X, ys=Y, starts=STARTS, batchsize=1, optimizer=SGD) | changes
+    return jl.train(**args)
+
+
+def train_many(**changes):
+    args = dict(net=STACK, xs=X, ys=Y, starts=jnp.stack([STARTS] * 2), batchsize=1,
+                optimizer=SGD) | changes
+    return jl.train_many(**args)
+
+
+ROWS = {  # the mistake: (the call, the error, words the message must hold)
+    "a tuple of layers for a net": (lambda: jl.forward(tuple(NET), X), TypeError, "jl.Net(("),
+    "int weights": (lambda: jl.forward(jax.tree.map(lambda a: a.astype(int), NET), X), TypeError,
+                    "one floating dtype"),
+    "bool weights": (lambda: train(net=jax.tree.map(lambda a: a > 0, NET)), TypeError, "floating"),
+    "layers that do not chain": (lambda: jl.forward(jl.Net((NET[0], NET[0])), X), ValueError,
+                                 "sizes chain"),
+    "an unknown activation": (lambda: jl.forward(jl.Net(NET.layers, "swish"), X), ValueError,
+                              "net.activation"),
+    "a stack into forward": (lambda: jl.forward(STACK, X), ValueError,
+                             "jax.vmap(jl.forward, in_axes=(0, None))"),
+    "a stack into affine_map": (lambda: jl.affine_map(STACK), ValueError, "jl.affine_map"),
+    "one network into train_many": (lambda: train_many(net=NET), ValueError, "a[None]"),
+    "a K axis missing on starts": (lambda: train_many(starts=STARTS), TypeError, "2-D integer"),
+    "a feature count": (lambda: jl.forward(NET, jnp.ones((5, 2))), ValueError,
+                        "x must be (rows, 1)"),
+    "1-D data": (lambda: train(xs=X[:, 0]), ValueError, "xs must be (rows, 1)"),
+    "an (N,) target": (lambda: jl.mse(Y, Y[:, 0]), ValueError, "target must be"),
+    "targets of another length": (lambda: train(ys=Y[:10]), ValueError, "ys of 1000 rows"),
+    "an empty batch": (lambda: jl.mse(jnp.zeros((0, 1)), jnp.zeros((0, 1))), ValueError,
+                       "rows >= 1"),
+    "bool data": (lambda: jl.forward(NET, X > 0), ValueError, "real numbers"),
+    "float starts": (lambda: train(starts=STARTS * 1.0), TypeError, "integer array"),
+    "batchsize > N": (lambda: train(batchsize=1001), ValueError, "batchsize must be"),
+    "a float batchsize": (lambda: train(batchsize=2.5), ValueError, "batchsize must be"),
+    "an optimizer that is not optax": (lambda: train(optimizer=0.01), TypeError, "optax"),
+    "grads=jax.grad": (lambda: train(grads=jax.grad), TypeError, "jl.autodiff_grads"),
+    "a state of another optimizer": (lambda: train(opt_state=optax.adam(0.1).init(NET)),
+                                     ValueError, "opt_state must match"),
+    "a state of another network": (lambda: train(opt_state=optax.adam(0.1).init(STACK),
+                                                 optimizer=optax.adam(0.1)), ValueError,
+                                   "opt_state must match"),
+    "a rate for a schedule": (lambda: jl.with_hyperparams(optax.inject_hyperparams(optax.sgd)(
+        learning_rate=optax.linear_schedule(0.1, 0.0, 10)).init(NET), learning_rate=0.5),
+        ValueError, "set by a number"),
+    "an unknown scheme": (lambda: jl.init_mlp(jax.random.key(0), scheme="lecun"), ValueError,
+                          "scheme"),
+    "a size of 0": (lambda: jl.init_mlp(jax.random.key(0), (1, 0, 1)), ValueError, "sizes[1]"),
+    "one size": (lambda: jl.init_mlp(jax.random.key(0), (3,)), ValueError, "init_mlp needs"),
+    "weights that would overflow": (lambda: jl.init_mlp(jax.random.key(0), wscale=1e39),
+                                    ValueError, "wscale"),
+    "an int dtype": (lambda: jl.init_mlp(jax.random.key(0), dtype=jnp.int32), TypeError,
+                     "floating dtype"),
+    "a grid that overflows": (lambda: jl.grid(10, -1e300, 1e300), ValueError, "finite"),
+    "a grid too large for int32 starts": (lambda: jl.tutorial_setup((1, 2, 1), 5, 1, n=2**40),
+                                          ValueError, "n must be"),
+    "batchsize = N in the tutorial's randint": (lambda: jl.tutorial_setup((1, 2, 1), 5, 1000),
+                                                ValueError, "batchsize must be"),
+    "affine_map with an activation": (lambda: jl.affine_map(jl.Net(NET.layers, "tanh")),
+                                      ValueError, "not one affine map"),
+    "a hand gradient it has not": (lambda: jl.manual_grads(jl.Net(NET.layers, jnp.sin), X, Y),
+                                   ValueError, "autodiff_grads"),
+    "a hidden neuron out of range": (lambda: jl.hidden_weight_grad(NET, X, Y, 3, 1),
+                                     ValueError, "i must be"),
+    "a line through a constant x": (lambda: jl.least_squares(jnp.ones((5, 1)), jnp.ones((5, 1))),
+                                    ValueError, "non-constant"),
+    "save into a missing folder": (lambda: jl.save(MISSING / "net.npz", NET), ValueError,
+                                   f"no folder {MISSING}"),
+}
+
+
+@pytest.mark.parametrize("row", ROWS)
+def test_a_mistake_is_named_where_it_enters(row):
+    call, error, words = ROWS[row]
+    with pytest.raises(error) as info:
+        call()
+    assert words in str(info.value)
+
+
+def test_the_checks_run_inside_a_users_jit_and_vmap_too():
+    with pytest.raises(ValueError, match="x must be"):
+        jax.jit(jl.forward)(NET, jnp.ones((5, 2)))
+    with pytest.raises(ValueError, match="x must be"):
+        jax.vmap(jl.forward, in_axes=(0, None))(STACK, jnp.ones((5, 2)))
+
+
+def test_integers_become_floats_exactly_never_wrapped():
+    one = jl.Net((jl.Layer(jnp.ones((1, 1)), jnp.zeros(1)),))
+    np.testing.assert_allclose(jl.forward(one, np.array([[2**40]])), [[2.0**40]], rtol=1e-6)
+    np.testing.assert_allclose(jl.mse(np.full((2, 1), 70000, np.int32),
+                                      np.zeros((2, 1), np.float16)), 2.45e9, rtol=1e-6)
+    np.testing.assert_allclose(jl.linear_target(np.array([2**40])), [2.0**41 + 3], rtol=1e-6)
