@@ -16,8 +16,8 @@ import subprocess
 import sys
 
 HANG = 600  # seconds: a bound that only catches a hang, never a slow machine
-# 2 rates x 2 seeds = 4 networks per grid on 4 devices; lr 3 diverges
-FLAGS = ["--hidden", "2", "--seeds", "2", "--lrs", "2", "--lr-min", "1e-3", "--lr-max", "3",
+# 3 rates x 3 seeds = 9 networks per grid, padded by train_many to fill 4 devices; lr 3 diverges
+FLAGS = ["--hidden", "2", "--seeds", "3", "--lrs", "3", "--lr-min", "1e-3", "--lr-max", "3",
          "--steps", "20", "--activation", "none", "--rng", "jax", "--no-cache"]
 LONG = ["--steps", "10000000"]  # minutes of training: a run that is stopped long before it ends
 REFUSED = "cannot serve the run there"
