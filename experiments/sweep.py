@@ -55,12 +55,19 @@ def seed_networks(seeds, sizes, steps, batchsize, *, activation=None, rng="jax")
         runs = [jl.tutorial_setup(sizes, steps, batchsize, s, activation=activation) for s in seeds]
         return jax.tree.map(lambda *a: np.stack(a), *runs)
 
+    net, starts = _seeded(np.asarray(seeds, np.uint32), sizes=tuple(sizes), steps=steps,
+                          batchsize=batchsize)
+    return jl.Net(net.layers, activation), starts  # the weights do not depend on it: one program
+
+
+@functools.partial(jax.jit, static_argnames=("sizes", "steps", "batchsize"))
+def _seeded(seeds, *, sizes, steps, batchsize):
     def one(seed):
         k_init, k_batch = jax.random.split(jax.random.key(seed))
-        return (jl.init_mlp(k_init, sizes, activation=activation),
+        return (jl.init_mlp(k_init, sizes),
                 jl.batch_starts(k_batch, steps, _cli.GRID_POINTS, batchsize))
 
-    return jax.jit(jax.vmap(one))(np.asarray(seeds, np.uint32))
+    return jax.vmap(one)(seeds)
 
 
 @functools.partial(jax.jit, static_argnames=("batchsize", "grads", "mesh"))
