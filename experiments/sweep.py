@@ -191,17 +191,27 @@ def _supervise(argv, out):
     """Runs this sweep in a child process; returns its status. The one promise JAX cannot keep:
     when a peer dies or never joins, JAX 0.10 aborts the process (SIGABRT, which Python cannot
     catch); here its staging folder is removed and a last line says so. SIGINT and SIGTERM
-    here reach the child; if this process dies, the child ends too (its stdin closes)."""
+    reach the child (killed 1.5 s later if it has not ended); if this process dies, so does
+    the child (its stdin closes)."""
     root = str(Path(__file__).resolve().parent.parent)  # where `experiments` is importable
     path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     child = subprocess.Popen([sys.executable, "-m", "experiments.sweep", *argv],
                              env=dict(os.environ, PYTHONPATH=path, JLINNET_SWEEP_CHILD="1"),
                              stdin=subprocess.PIPE, start_new_session=True)
-    _cli.on_stop(lambda s, f: child.send_signal(s))
+    stopped = []
+
+    def forward(signum, frame):  # while JAX holds the child in its join, Python cannot stop it
+        stopped.append(signum)
+        child.send_signal(signum)
+        threading.Timer(1.5, child.kill).start()
+
+    _cli.on_stop(forward)
     if (status := child.wait()) >= 0:
         return status
     for folder in _cli.Staged(out).dir.parent.glob(f".jlinnet-staging-{child.pid}-*"):
         shutil.rmtree(folder, ignore_errors=True)
+    if stopped:  # killed after 1.5 s: stopped all the same
+        _cli.stop(stopped[0], None)
     raise _cli.Failure(f"{signal.Signals(-status).name} ended this process; JAX's distributed"
                        " runtime does so when a process of the run dies, stops answering, or"
                        " does not join within --timeout; nothing was written")

@@ -115,12 +115,16 @@ def test_a_process_that_never_comes_and_sigterm_end_the_run_with_out_as_it_was(t
     (tmp_path / "out").mkdir()
     (tmp_path / "out/results.json").write_text("previous")
     alone, _ = _coordinator(tmp_path / "out", 2, "--timeout", "2")  # process 1 never comes
+    waiting, _ = _coordinator(tmp_path / "out", 2, *LONG)  # waits in JAX's join for process 1
     stopped, _ = _coordinator(tmp_path / "out", 1, *LONG)
     assert stopped.stdout.readline().endswith("grids on 2 device(s) of 1 process(es)\n")
-    stopped.send_signal(signal.SIGTERM)  # it trains now, after JAX's initialize
-    status, _, err = _ends(stopped)
-    assert status == 130, err
-    assert err == "python -m experiments.sweep: interrupted (SIGTERM); nothing was written\n"
+    for p in (stopped, waiting):  # `stopped` trains now, after JAX's initialize
+        p.send_signal(signal.SIGTERM)
+    for p in (stopped, waiting):
+        status, _, err = _ends(p)
+        assert status == 130, err
+        assert err.endswith("python -m experiments.sweep: interrupted (SIGTERM); nothing was"
+                            " written\n"), err
     status, _, err = _ends(alone)
     assert status == 1 and "does not join within --timeout" in err.splitlines()[-1], err
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["results.json"]
