@@ -301,7 +301,9 @@ def test_experiments_import_without_unix_only_modules():
 def test_6_a_signal_is_one_line_130_and_out_as_it_was(tmp_path, stop):
     out = tmp_path / "out"
     previous = _previous_run(out)
-    run = _experiment("--out", str(out), "--steps", "5", "--no-cache", cwd=tmp_path)
+    # Minutes of training: the signal comes long before the run could publish.
+    run = _experiment("--out", str(out), "--steps", "10000000", "--rng", "jax", "--no-cache",
+                      cwd=tmp_path)
     # The staging folder exists once the stop handler is in place: the state to signal in.
     # Polled for, never waited for by the clock: `HANG` only guards against a hang.
     deadline = time.monotonic() + HANG
