@@ -9,6 +9,7 @@ devices; `affine_map` is the one line a network without activation collapses to.
 
 from jlinnet.affine import affine_map, least_squares
 from jlinnet.backprop import autodiff_grads, hidden_weight_grad, manual_grads
+from jlinnet.curvature import sharpness
 from jlinnet.data import batch_starts, grid, linear_target, sine_target
 from jlinnet.loss import mse, mse_grad
 from jlinnet.model import Layer, Net, forward, init_mlp
@@ -37,6 +38,7 @@ __all__ = [
     "mse",
     "mse_grad",
     "save",
+    "sharpness",
     "sine_target",
     "train",
     "train_many",

@@ -77,7 +77,8 @@ def load(path: str | os.PathLike, *, activation: Activation = None, dtype=None) 
         with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
             header = json.loads(str(data["jlinnet"]))
             n, saved = header["layers"], header["activation"]
-            if header["format"] != FORMAT or type(n) is not int or len(data.files) != 2 * n + 1:
+            if header["format"] != FORMAT or type(n) is not int or not 1 <= n == (
+                    len(data.files) - 1) / 2:
                 raise ValueError(f"its header {header} does not match its {len(data.files)} arrays")
             layers = [Layer(*(data[f"layer{l}.{f}"] for f in Layer._fields)) for l in range(n)]
         if isinstance(saved, str) and saved.startswith("callable:"):

@@ -18,10 +18,10 @@ def _net(sizes=(1, 2, 1), activation=None, seed=0):
 
 @pytest.mark.parametrize("sizes", SIZES)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_forward_equals_the_numpy_network(sizes, activation, maybe_jit):
+def test_forward_equals_the_numpy_network(sizes, activation):
     net = _net(sizes, activation)
     x = np.random.default_rng(0).normal(size=(7, sizes[0])).astype(np.float32)
-    y = maybe_jit(jl.forward)(net, x)
+    y = jax.jit(jl.forward)(net, x)
     chex.assert_shape(y, (7, sizes[-1]))
     np.testing.assert_allclose(y, ref.forward(ref.layers(net), x, activation)[0], rtol=1e-5,
                                atol=1e-5)

@@ -7,6 +7,7 @@ import warnings
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from matplotlib.animation import FuncAnimation
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
@@ -114,12 +115,12 @@ def test_long_run_is_a_band_under_a_centred_running_mean():
 def test_floor_is_a_horizontal_line_at_its_value():
     fig = plot.loss_curve(_noisy(2000), floor=(0.3309, "least-squares line"))
     ax = fig.axes[0]
-    (floor,) = [line for line in ax.get_lines() if line.get_label() == "least-squares line"]
+    (floor,) = [line for line in ax.get_lines() if line.get_label().startswith("least-sq")]
     assert list(floor.get_ydata()) == [0.3309, 0.3309]
     assert ax.get_ylim()[0] < 0.3309 < ax.get_ylim()[1]
-    assert "least-squares line" in _legend_labels(fig)
+    assert "least-squares line (full grid: a batch's J may be lower)" in _legend_labels(fig)
     fig = plot.loss_curve(jnp.ones(10), floor=jnp.float32(1e-4))  # a JAX scalar, far below
-    assert fig.axes[0].get_ylim()[0] <= 1e-4 and "floor" in _legend_labels(fig)
+    assert fig.axes[0].get_ylim()[0] <= 1e-4 and "floor" in _legend_labels(fig)[1]
 
 
 def _figures():
@@ -128,6 +129,8 @@ def _figures():
         "before_after": plot.before_after(X, Y, 0 * Y, {"hand": Y, "least-squares line": Y}),
         "loss_curve": plot.loss_curve(long_labels, floor=(0.33, "least-squares line")),
         "sweep": plot.sweep(LRS, _sweep_errors(), floor=0.33, goal=(1e-2, "J = 1e-2")),
+        "collapse": plot.collapse(X, np.asarray(X) * [1, -2], 0.5, Y, (2, 3),
+                                  {"a rather long label": np.ones((3, 2))}, title="t"),
     }
 
 
@@ -139,7 +142,7 @@ def figures():
     return figures
 
 
-@pytest.mark.parametrize("kind", ["before_after", "loss_curve", "sweep"])
+@pytest.mark.parametrize("kind", ["before_after", "loss_curve", "sweep", "collapse"])
 def test_legend_is_right_of_every_axis_and_inside_the_figure(figures, kind):
     fig = figures[kind]
     (legend,) = fig.legends
@@ -163,17 +166,31 @@ def test_log_axis_spans_whole_decades():
     assert (lo, hi) == pytest.approx((1e-2, 1e2))
 
 
+def _drawn(ax):
+    """The curves of an axis: its lines less references and the triangles that mark where a
+    curve left it."""
+    return [line for line in ax.get_lines()
+            if line.get_marker() != "^" and line.get_transform() is ax.transData]
+
+
+def _marks(ax):
+    return [line for line in ax.get_lines() if line.get_marker() == "^"]
+
+
 def test_non_finite_values_leave_gaps_and_are_named():
     diverged = np.concatenate([np.linspace(1, 2, 30), [np.inf], np.full(19, np.nan)])
     fig = plot.loss_curve({"diverged": diverged, "nothing": np.full(50, np.nan),
                            "zeros": np.zeros(50)}, floor=0.5)
-    assert _legend_labels(fig)[:2] == ["diverged (not finite from step 31)",
-                                       "nothing (not finite from step 1)"]
-    assert np.isnan(fig.axes[0].get_lines()[0].get_ydata()[30:]).all()
+    assert _legend_labels(fig)[:2] == ["diverged (left the chart from step 31)",
+                                       "nothing (left the chart from step 1)"]
+    ax = fig.axes[0]
+    shown = _drawn(ax)[0].get_ydata()
+    assert shown[30] == ax.get_ylim()[1] and np.isnan(shown[31:]).all()  # up to the edge
+    assert [m.get_xdata()[0] for m in _marks(ax)] == [31, 1]
     long = _noisy(2000)
     long[1500:] = np.inf
-    mean = plot.loss_curve(long).axes[0].get_lines()[0].get_ydata()
-    assert np.isfinite(mean[:1450]).all() and np.isnan(mean[1500:]).all()
+    mean = _drawn(plot.loss_curve(long).axes[0])[0].get_ydata()
+    assert np.isfinite(mean[:1400]).all() and np.isnan(mean[1500:]).all()
     fig = plot.before_after(X, Y, Y * np.nan, {"hand": Y.at[3].set(jnp.inf)})
     assert "hand (not finite at 1 of 50 points)" in _legend_labels(fig)
     errors = {"all diverged": np.full((4, 3), np.nan)}
@@ -181,26 +198,147 @@ def test_non_finite_values_leave_gaps_and_are_named():
         assert _png(fig).startswith(b"\x89PNG")
 
 
-def test_sweep_draws_the_median_of_finite_runs_and_the_diverged_fraction():
-    errors = _sweep_errors()
-    order = [2, 0, 3, 1]  # learning rates in any order
-    fig = plot.sweep(LRS[order], {k: j[order] for k, j in errors.items()}, floor=0.33)
-    top, low = fig.axes
-    assert top.get_xscale() == top.get_yscale() == "log"
-    for line, band, j in zip(top.get_lines(), top.collections, errors.values()):
-        np.testing.assert_array_equal(line.get_xdata(), LRS)
-        finite = [r[np.isfinite(r)] for r in j]
-        median = [np.median(r) if r.size else np.nan for r in finite]
-        np.testing.assert_allclose(line.get_ydata(), median)
-        quartiles = np.concatenate([np.quantile(r, [0.25, 0.75]) for r in finite if r.size])
-        y = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
-        np.testing.assert_allclose(np.unique(y), np.unique(quartiles))  # the middle half
-    np.testing.assert_allclose(low.get_lines()[0].get_ydata(), [0, 0, 2 / 6, 1])
-    assert _legend_labels(fig)[:2] == ["2 hidden: first divergence at lr 0.1",
-                                       "8 hidden: first divergence at lr 0.1"]
-    assert [line.get_ydata()[0] for line in top.get_lines()[2:]] == [0.33]
-    fig = plot.sweep(LRS[:2], np.ones((2, 3)))
-    assert _legend_labels(fig)[0] == "networks: no divergence"
+def _runs(k=64, steps=200, diverged=3):
+    """k runs' batch losses, the first `diverged` exploding to 1e27 and then NaN or inf."""
+    v = (0.3 + 20 * np.exp(-np.arange(steps) / 40)) * RNG.lognormal(0, 0.3, (k, steps))
+    for r in range(diverged):
+        v[r, 50 + 10 * r:] = np.geomspace(1, 1e27, steps - 50 - 10 * r)
+        v[r, 80 + 10 * r:] = [np.nan, np.inf][r % 2]
+    return v
+
+
+def test_a_diverged_run_is_clipped_and_marked_not_stretching_the_axis():
+    v = _runs(k=3, diverged=1)
+    fig = plot.loss_curve(dict(zip(["exploding", "b", "c"], v)))
+    ax = fig.axes[0]
+    top = ax.get_ylim()[1]
+    assert top == 1e3, "a decade above the runs' start near 20, not 1e27"
+    assert all(np.nanmax(line.get_ydata()) <= top for line in _drawn(ax))
+    step = np.argmax(~(v[0] <= top)) + 1  # the first step above the chart: 68
+    assert _legend_labels(fig)[0] == f"exploding (left the chart from step {step})"
+    assert [(m.get_xdata()[0], m.get_ydata()[0]) for m in _marks(ax)] == [(step, top)]
+    assert "left the chart (above it, or not finite)" in _legend_labels(fig)
+    tame = plot.loss_curve(v[1:]).axes[0]
+    assert tame.get_ylim()[1] == 1e2 and not _marks(tame), "no clipping: no empty decade"
+
+
+@pytest.mark.parametrize("as_dict", [True, False], ids=["dict", "array"])
+def test_spread_is_the_median_over_runs_over_its_quartile_band(as_dict):
+    adam, sgd = _runs(), _runs(diverged=0)
+    fig = plot.loss_curve({"Adam": adam, "SGD": sgd} if as_dict else adam, spread=True,
+                          name="Adam", floor=(0.33, "least-squares line"))
+    ax = fig.axes[0]
+    lines, (band, *_) = _drawn(ax), ax.collections
+    top = ax.get_ylim()[1]
+    runs = np.where(np.isfinite(adam), adam, np.inf)  # a diverged run counts as +inf
+    q1, median, q3 = np.quantile(runs, (0.25, 0.5, 0.75), axis=0, method="higher")
+    np.testing.assert_allclose(lines[0].get_ydata(), median)
+    y = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
+    assert y.min() == q1.min() and y.max() == min(q3.max(), top)
+    steps = sorted(np.argmax(~(adam[:3] <= top), 1) + 1)
+    assert top == 1e3 and sorted(_marks(ax)[0].get_xdata()) == steps
+    labels = _legend_labels(fig)
+    assert labels[0] == ("Adam: median of 64 runs; 3 runs left the chart, the first at step "
+                         f"{steps[0]}")
+    assert ("SGD: median of 64 runs" in labels) == as_dict
+    assert "middle half of runs" in labels
+    assert "least-squares line (full grid: a batch's J may be lower)" in labels
+
+
+def test_float32_values_open_no_empty_decade():
+    fig = plot.loss_curve(np.geomspace(1, 1e-4, 20).astype(np.float32))
+    assert fig.axes[0].get_ylim() == pytest.approx((1e-4, 1))
+    lrs = np.geomspace(1e-4, 1e-1, 4).astype(np.float32)  # 1e-4 is 9.9999997e-05 in float32
+    assert plot.sweep(lrs, np.ones((4, 2))).axes[0].get_xlim() == pytest.approx((1e-4, 1e-1))
+
+
+def _sweep_grid():
+    """Two hidden sizes by two activations: tanh ends below the floor, none above it; at lr
+    0.1 three of five seeds explode (median 1e30), at lr 1 they diverge (median +inf)."""
+    lrs = np.array([1e-3, 1e-2, 1e-1, 1.0])
+    errors = {}
+    for h in (2, 8):
+        for act, end in (("none", 0.5), ("tanh", 0.1)):
+            j = np.array([[10.0], [1.0], [end], [end]]) * RNG.uniform(0.9, 1.1, (4, 5))
+            j[2, :3] = 1e30
+            j[3, :3] = [np.nan, np.inf, np.nan]
+            errors[(f"hidden {h}", act)] = j
+    return lrs, errors
+
+
+def test_sweep_styles_by_activation_and_its_median_counts_divergence_as_inf():
+    lrs, errors = _sweep_grid()
+    fig = plot.sweep(lrs, errors, floor=(0.33, "least-squares line"))
+    ax, low = fig.axes
+    top = ax.get_ylim()[1]
+    assert top == 1e2 and ax.get_xscale() == ax.get_yscale() == "log"
+    lines = [line for line in _drawn(ax) if line.get_marker() == "o"]
+    assert len(lines) == 4 == len(low.get_lines())
+    styles = [(line.get_color(), line.get_linestyle()) for line in lines]
+    assert len({c for c, _ in styles}) == 2 and len({s for _, s in styles}) == 2
+    assert styles[0][1] == "-" and styles[1][1] == "--"  # none solid, tanh dashed
+    for line, j in zip(lines, errors.values()):
+        median = np.quantile(np.where(np.isfinite(j), j, np.inf), 0.5, axis=1, method="higher")
+        assert median[2] == 1e30 and median[3] == np.inf  # `jl.seed_quantile`'s definition
+        np.testing.assert_allclose(line.get_ydata(), [*median[:2], top, np.nan])
+    assert len(_marks(ax)) == 4 and all(m.get_ydata()[0] == top for m in _marks(ax))
+    offsets = [line.get_ydata()[0] for line in low.get_lines()]
+    assert len(set(offsets)) == 4 and max(map(abs, offsets)) < 0.05  # 0% lines kept apart
+    labels = _legend_labels(fig)
+    assert labels[:4] == ["hidden 2", "hidden 8", "none", "tanh"]
+    keys = fig.legends[0].legend_handles[2:4]
+    assert {k.get_color() for k in keys} == {"0.4"}, "style keys grey, apart from the data"
+    floor = "least-squares line (shaded below: better than any line)"
+    assert "median of seeds (diverged = +inf)" in labels and floor in labels
+    assert [t.get_text() for t in ax.texts] == [floor.replace(" (", ": J = 0.33 (")]
+
+
+def test_every_series_has_something_to_draw():
+    lrs, errors = _sweep_grid()
+    path = np.stack([np.linspace(-1, 2, 20), np.linspace(0, 3, 20)], 1)
+    for fig in (plot.sweep(lrs, errors), plot.loss_curve(_runs(), spread=True),
+                plot.loss_curve(_runs(k=4)),
+                plot.collapse(X, np.asarray(X) * [1, -2], 0.5, Y, (2, 3), {"a": path})):
+        for ax in fig.axes:
+            for line in ax.get_lines():
+                assert np.isfinite(np.asarray(line.get_ydata(), float)).any(), line
+
+
+def test_collapse_draws_each_neuron_their_sum_and_the_path_over_j():
+    x = np.linspace(-3, 3, 40)
+    y = 2 * np.sin(x) + 5
+    terms = x[:, None] * [0.5, -1.0, 2.0] + [1.0, 0.0, -1.0]  # (N, H): w2_j z_j(x)
+    line = np.polyfit(x, y, 1)
+    good = np.stack([np.linspace(0, line[0], 30), np.linspace(0, line[1], 30)], 1)
+    bad = good * np.geomspace(1, 1e6, 30)[:, None]  # leaves the view
+    fig = plot.collapse(x, terms, 0.5, y, line, {"lr 0.01": good, "lr 1": bad})
+    ax, plane = fig.axes
+    assert (ax.get_xlabel(), ax.get_ylabel(), plane.get_xlabel(), plane.get_ylabel()) == (
+        "x", "y", "w", "b")
+    assert len(ax.get_lines()) == 3 + 3
+    (net,) = [n for n in ax.get_lines() if n.get_label() == "network: their sum + b2"]
+    np.testing.assert_allclose(net.get_ydata(), terms.sum(1) + 0.5)
+    assert plane.collections, "contours of J"
+    (lo, hi), (blo, bhi) = plane.get_xlim(), plane.get_ylim()
+    assert lo < line[0] < hi and blo < line[1] < bhi and hi < 1e3
+    labels = _legend_labels(fig)
+    assert labels[:4] == ["one hidden neuron's w2_j z_j(x) (3 lines)", "target",
+                          "network: their sum + b2", "least-squares line"]
+    assert "lr 0.01" in labels and "least-squares (w, b)" in labels
+    assert [t for t in labels if t.startswith("lr 1")][0].startswith("lr 1 (leaves the view")
+
+
+def test_animate_returns_frames_of_step_and_j(tmp_path):
+    outputs = np.linspace(0, 1, 6)[:, None] * np.asarray(Y)[:, 0]
+    anim = plot.animate(X, Y, outputs, np.geomspace(10, 0.1, 6), steps=np.arange(0, 60, 10))
+    assert isinstance(anim, FuncAnimation)
+    anim.save(tmp_path / "t.gif", writer="pillow", fps=5)  # the caller writes the file
+    assert (tmp_path / "t.gif").read_bytes()[:6] == b"GIF89a"
+    (ax,) = anim._fig.axes
+    np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), outputs[-1])
+    assert [t.get_text() for t in ax.texts] == ["step   50   J = 0.1"]
+    with pytest.raises(ValueError, match=r"need outputs: \(T, 50\)"):
+        plot.animate(X, Y, outputs, np.ones(5))
 
 
 def test_any_k_curves_of_any_values_draw():
@@ -216,10 +354,13 @@ def test_any_k_curves_of_any_values_draw():
         losses = data.draw(hypothesis.extra.numpy.arrays(np.float64, (k, steps), elements=values))
         fig = plot.loss_curve(losses, floor=0.1)
         fig.draw_without_rendering()  # what drawing warns about fails here (warnings are errors)
-        if steps < 1000:  # short runs: each curve is drawn as given, gaps where it cannot be
-            for line, row in zip(fig.axes[0].get_lines(), losses):
-                shown = np.where(np.isfinite(row) & (row > 0), row, np.nan)
-                np.testing.assert_array_equal(line.get_ydata(), shown)
+        top = fig.axes[0].get_ylim()[1]
+        if steps < 1000:  # short runs: as given, gaps where not drawable, clipped at the top
+            for line, row in zip(_drawn(fig.axes[0]), losses):
+                ok = np.isfinite(row) & (row > 0) & (row <= top)
+                y = np.asarray(line.get_ydata())
+                np.testing.assert_array_equal(y[ok], row[ok])
+                assert np.all(np.isnan(y[~ok]) | (y[~ok] == top))
 
     check()
 
@@ -259,6 +400,16 @@ def test_any_k_curves_of_any_values_draw():
         (lambda: plot.sweep(LRS, np.ones(4)), ValueError, r"errors must be .*, got shape \(4,\)"),
         (lambda: plot.sweep(LRS, np.ones((4, 2)), goal=0), ValueError,
          r"goal must be a positive finite J"),
+        (lambda: plot.loss_curve({0.1: np.ones(5), np.float32(0.1): np.ones(5)}), ValueError,
+         r"losses: labels must be distinct as text, got \['0.1', '0.1'\]"),
+        (lambda: plot.sweep([0.1, np.float32(0.1)], np.ones((2, 3))), ValueError,
+         r"lrs must be distinct learning rates \(in float32\)"),
+        (lambda: plot.sweep(LRS, {("h", "tanh"): np.ones((4, 2)), "('h', 'tanh')": np.ones(
+            (4, 2))}), ValueError, r"errors: labels must be distinct"),
+        (lambda: plot.loss_curve(np.ones(5), spread=True), ValueError,
+         r"losses must be \(K, S\) or \{label: \(K, S\)\} with spread=True, and no labels"),
+        (lambda: plot.collapse(X, np.ones((49, 2)), 0, Y, (2, 3), {"a": np.ones((3, 2))}),
+         ValueError, r"need N = 50, y: \(N,\), terms: \(N, H\)"),
     ],
 )
 def test_bad_input_is_named(call, error, message):
