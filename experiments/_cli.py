@@ -1,23 +1,24 @@
-"""What the experiments share: flag checks, a staged output folder, exit statuses.
+"""What the experiments share: flags, a staged output folder, exit statuses, signals.
 
-Exit statuses: 0 done; 1 the run failed (one line: what, and what to try); 2 a bad flag
-(one line, before any work); 130 interrupted by Ctrl-C or SIGTERM. A run writes its files
-into a `Staged` folder and publishes them into --out together, once all are written, so a
-failed or interrupted run leaves --out as it found it. Copy this file for a run of your own.
-"""
+Exit statuses: 0 done; 1 the run failed (one line: what, and what to try); 2 a bad flag (one
+line, before any work); 130 stopped by Ctrl-C or SIGTERM. A run writes its files into a
+`Staged` folder and publishes them into --out together once all are written, so a failed or
+stopped run leaves --out as it was. Copy this file for a run of your own."""
 
 import argparse
 import contextlib
-import fcntl
-import gc
+import hashlib
 import json
 import math
 import os
-import resource
 import shutil
 import signal
 import sys
+import tempfile
+import time
 from pathlib import Path
+
+from filelock import FileLock
 
 GRID_POINTS = 1000  # the tutorial's X = linspace(-3, 3, 1000)
 
@@ -35,11 +36,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def parser(name, doc, writes):
-    """The flags of `python -m experiments.NAME`; `--help` ends with `writes`, what it writes."""
+def parser(name, doc, writes):  # `--help` ends with what the run writes
     return _Parser(prog=f"python -m experiments.{name}", description=doc.splitlines()[0],
-                   epilog=f"{writes} Exit status: 0 done, 1 the run failed, 2 a bad flag,"
-                   " 130 interrupted (Ctrl-C, SIGTERM).")
+                   epilog=f"{writes} Exit status: 0 done, 1 the run failed, 2 a bad flag, 130"
+                   " stopped (Ctrl-C, SIGTERM).")
 
 
 def checked(convert, ok, need):
@@ -62,47 +62,39 @@ batch_size = checked(int, lambda v: 1 <= v < GRID_POINTS,
 out_path = checked(lambda text: Path(text) if text else None, bool, "a path")
 
 
-def tutorial_flags(p):
-    """--hidden, --steps, --batch-size, --lr, with the tutorial's values as defaults."""
+def tutorial_flags(p):  # the tutorial's values as defaults
     p.add_argument("--hidden", type=positive_int, default=2, help="hidden neurons (tutorial: 2)")
     p.add_argument("--steps", type=positive_int, default=100, help="training steps (tutorial: 100)")
     p.add_argument("--batch-size", type=batch_size, default=1,
                    help="rows of the grid per step, a window at a random start (tutorial: 1)")
-    p.add_argument("--lr", type=positive_float, default=0.01,
-                   help="SGD learning rate (tutorial: 0.01)")
+    p.add_argument("--lr", type=positive_float, default=0.01, help="SGD learning rate (0.01)")
 
 
-def run_flags(p, out):
-    """--seed, --rng, --out, --no-cache: where a jlinnet run starts, where its files go."""
+def run_flags(p, out):  # where a run starts, where its files go
     p.add_argument("--seed", type=seed, default=4321, help="random seed (tutorial: 4321)")
     p.add_argument("--rng", choices=("tutorial", "jax"), default="tutorial",
                    help="tutorial: weights and batches replayed from the tutorial's NumPy seed;"
                    " jax: drawn from jax.random.key(seed)")
     p.add_argument("--out", type=out_path, default=Path(out),
                    help=f"folder for the files (made if missing; default {out})")
-    p.add_argument("--no-cache", action="store_true",
-                   help="do not use JAX's persistent compilation cache for this run")
+    p.add_argument("--no-cache", action="store_true", help="no persistent compilation cache")
 
 
 STAGING, PUBLISHED = [], []  # this process's staging folders; those it began to publish
 
 
 class Staged:
-    """A run's files, written into a staging folder, then published into `out` together.
-
-    Entering the `with` block makes the staging folder (exit 2 if it cannot) in the deepest
-    folder that exists on the way to `out`, `out` itself if it exists: on `out`'s filesystem,
-    so a file moves into `out` by a rename. `staged / name` is where to write `name`; leaving
-    the block removes the staging folder. Only `publish` touches `out`.
-    """
+    """A run's files, written as `staged / name` into `.jlinnet-staging-PID-RANDOM` in the
+    deepest folder on the way to `out` (a rename moves from there into `out`), made on entering
+    the `with` block (exit 2 if it cannot), removed on leaving it. Only `publish` touches `out`."""
 
     def __init__(self, out, flag="--out"):
         self.out, self.flag, self.names = Path(out), flag, []
         base = next(p for p in (self.out, *self.out.parents) if p.exists())
-        self.dir = base / f".jlinnet-staging-{os.urandom(6).hex()}"
+        self.dir = base / f".jlinnet-staging-{os.getpid()}-{os.urandom(4).hex()}"
 
     def __enter__(self):
-        STAGING.append(self.dir)  # before it exists: a stop removes it (see `script`)
+        STAGING.append(self.dir)  # before it exists: a stop removes it (see `stop`)
         try:
             self.dir.mkdir()
         except OSError as err:
@@ -119,22 +111,21 @@ class Staged:
         STAGING.remove(self.dir)
 
     def publish(self):
-        """Moves the files into `out` (made if missing) in the order named; returns their paths.
-
-        One run publishes into a folder at a time (a lock on it), so of two runs on one `out`
-        the last to publish wins, whole. A file replaced is first linked into the staging
-        folder, so that an error half-way puts it back. From here on, a stop is too late.
-        """
+        """Moves the files into `out` (made if missing), returns their paths. One run at a time
+        (a lock file in the temp folder, named by `out`'s path): of two runs the last wins,
+        whole. A file replaced is first linked into the staging folder, so that an error
+        half-way puts it back. From here on, a stop is too late."""
         PUBLISHED.append(self.dir)
         self.out.mkdir(parents=True, exist_ok=True)
-        lock, moved = os.open(self.out, os.O_RDONLY), []
+        key = hashlib.sha256(str(self.out.resolve()).encode()).hexdigest()[:16]
+        moved = []
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            for name in self.names:
-                if (self.out / name).exists():
-                    os.link(self.out / name, self.dir / f".old-{name}")
-                moved.append(name)
-                os.replace(self.dir / name, self.out / name)
+            with FileLock(Path(tempfile.gettempdir(), f"jlinnet-publish-{key}.lock")):
+                for name in self.names:
+                    if (self.out / name).exists():
+                        os.link(self.out / name, self.dir / f".old-{name}")
+                    moved.append(name)
+                    os.replace(self.dir / name, self.out / name)
         except BaseException:
             for name in moved:  # put back what was there; remove what was not
                 if (old := self.dir / f".old-{name}").exists():
@@ -143,8 +134,6 @@ class Staged:
                     (self.out / name).unlink(missing_ok=True)
             PUBLISHED.remove(self.dir)
             raise
-        finally:
-            os.close(lock)  # and with it the lock
         return [self.out / name for name in self.names]
 
 
@@ -154,12 +143,11 @@ def write_json(path, data):
 
 
 def free_memory():
-    """Bytes this process may still take: the RAM available, and what `ulimit -v` leaves of
-    its address space (Linux; elsewhere unknown: inf)."""
-    with contextlib.suppress(OSError):
+    """Bytes free: RAM available, and what `ulimit -v` leaves (Linux; elsewhere unknown: inf)."""
+    with contextlib.suppress(OSError, ImportError):
+        import resource  # Unix only
         with open("/proc/meminfo") as f:
-            free = next((int(line.split()[1]) * 1024 for line in f
-                         if line.startswith("MemAvailable")), math.inf)
+            free = next(int(line.split()[1]) * 1024 for line in f if "MemAvailable" in line)
         if (limit := resource.getrlimit(resource.RLIMIT_AS)[0]) != resource.RLIM_INFINITY:
             with open("/proc/self/statm") as f:  # the address space in use, in pages
                 free = min(free, limit - int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE"))
@@ -167,22 +155,29 @@ def free_memory():
     return math.inf
 
 
-def check_memory(needed, smaller):
-    """Refuses (exit 1) a run that needs more bytes than are free; `smaller`: what to try."""
+def check_memory(compiled, smaller):
+    """Refuses (exit 1) a compiled program that needs more bytes than are free, by XLA's own
+    count: its arguments, outputs and temporaries, and a host copy of arguments and outputs."""
+    m = compiled.memory_analysis()
+    io = m.argument_size_in_bytes + m.output_size_in_bytes
+    needed = m.temp_size_in_bytes + m.generated_code_size_in_bytes + 2 * io
     if needed > (free := free_memory()):
         raise Failure(f"this run needs about {needed / 2**30:.1f} GiB of memory and"
                       f" {max(free, 0) / 2**30:.1f} GiB is free; try {smaller}")
 
 
-def use_compilation_cache(off=False, min_free=64 * 2**20):
-    """Turns on JAX's persistent compilation cache, so a second run loads its program.
+def wait(tree):
+    """`tree` once computed, polled every 50 ms: a signal handler runs meanwhile (never in XLA)."""
+    import jax
 
-    In $JAX_COMPILATION_CACHE_DIR if set, else $XDG_CACHE_HOME/jlinnet/jax or
-    ~/.cache/jlinnet/jax. Off with `off`, with JAX_ENABLE_COMPILATION_CACHE=false, and
-    while its disk has under `min_free` bytes free: jax writes an entry in place, so a full
-    disk would leave a truncated one that later runs warn about and never replace.
-    Returns the folder, or None when off.
-    """
+    while not all(a.is_ready() for a in jax.tree.leaves(tree)):
+        time.sleep(0.05)
+    return tree
+
+
+def use_compilation_cache(off=False, min_free=64 * 2**20):
+    """Turns on JAX's compilation cache ($JAX_COMPILATION_CACHE_DIR or ~/.cache/jlinnet/jax);
+    returns it, or None: `off`, or under `min_free` bytes free (a truncated entry would stay)."""
     import jax
 
     folder = Path(jax.config.jax_compilation_cache_dir or Path(
@@ -200,12 +195,8 @@ def use_compilation_cache(off=False, min_free=64 * 2**20):
 
 
 def main(name, run, argv, smaller="a smaller run"):
-    """Runs `run(argv)` as `python -m experiments.NAME`; returns its exit status.
-
-    `run` parses `argv` (argparse exits 2 on a bad flag, 0 after --help), does the work and
-    returns 0, or raises `Failure`. A failed write, a lack of memory and Ctrl-C end it with
-    one line too; `smaller` says what to try when memory runs out.
-    """
+    """`python -m experiments.NAME`'s exit status: `run(argv)` parses, works, returns 0 or raises
+    `Failure`; a failed write, a lack of memory (`smaller`: what to try), Ctrl-C: one line too."""
     try:
         return run(argv)
     except SystemExit as exit_:  # argparse: --help, or a bad flag (already reported)
@@ -226,33 +217,34 @@ def main(name, run, argv, smaller="a smaller run"):
     return status
 
 
+def stop(signum, frame):
+    """Ctrl-C, SIGTERM: unless publishing has begun, remove the staging folders, exit 130."""
+    if not PUBLISHED:
+        for folder in STAGING:
+            shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        spec = sys.modules["__main__"].__spec__  # None for `python path/to/file.py`
+        prog = f"python -m {spec.name}" if spec else sys.argv[0]
+        name = signal.Signals(signum).name
+        os.write(2, f"{prog}: interrupted ({name}); nothing was written\n".encode())
+        os._exit(130)
+
+
+def on_stop(handler=stop):
+    """Installs `handler` for SIGINT and SIGTERM, but where they are ignored (`cmd &`)."""
+    for s in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(s) is not signal.SIG_IGN:
+            signal.signal(s, handler)
+
+
 def script(main):
-    """Runs `main()` as the process: `if __name__ == "__main__": _cli.script(main)`.
-
-    Ctrl-C or SIGTERM removes the staging folders, prints one line and exits 130 at once,
-    unless publishing has begun. (Raised as KeyboardInterrupt, a stop could land in jaxlib's
-    import, which then crashes, or in a gc callback, where Python drops it.) Once `main`
-    returns, its status stands; `gc.freeze` spares Python a last garbage collection that
-    takes a third of a second with JAX and matplotlib loaded.
-    """
-    spec = sys.modules["__main__"].__spec__  # None for `python path/to/file.py`
-    prog = f"python -m {spec.name}" if spec else sys.argv[0]
-
-    def stop(signum, frame):
-        if not PUBLISHED:
-            for folder in STAGING:
-                shutil.rmtree(folder, ignore_errors=True)
-            with contextlib.suppress(Exception):
-                sys.stdout.flush()
-            name = signal.Signals(signum).name
-            os.write(2, f"{prog}: interrupted ({name}); nothing was written\n".encode())
-            os._exit(130)
-
-    for s in (signal.SIGINT, signal.SIGTERM):
-        if signal.getsignal(s) is not signal.SIG_IGN:  # as for a `cmd &` in a script
-            signal.signal(s, stop)
+    """Runs `main()` as the process. Once it returns, its status stands: stops are ignored,
+    and `os._exit` spares Python a last garbage collection (a third of a second with JAX
+    loaded) and JAX its exit barrier across processes, which a failed run's peers never reach."""
+    on_stop()
     status = main()
-    for s in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(s, signal.SIG_IGN)
-    gc.freeze()
-    sys.exit(status)
+    on_stop(signal.SIG_IGN)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(status)

@@ -1,31 +1,15 @@
 """Per-step cost of the tutorial's training, four ways, measured in one process.
 
-For each configuration (the tutorial's: hidden 2, batch 1; a larger one: hidden 64,
-batch 32) it trains on the tutorial's grid and target 2x + 3 with SGD:
-
-  1. numpy:      the tutorial's NumPy `Net` as written (`experiments.tutorial_numpy`);
-  2. jit loop:   the common JAX idiom, a Python loop calling a `jax.jit`-compiled step
-                 (the tutorial's step from public names: `jl.forward`, `jl.mse`,
-                 `jax.value_and_grad`, optax) with an integer start each time;
-  3. train:      `jlinnet.train`, the whole run as one compiled `lax.scan`;
-  4. train_many: `jlinnet.train_many`, K networks (1024) in one call.
-
-Rows 1-3 start from the tutorial's seed-4321 weights and windows, so they do exactly
-the same steps; row 4's networks have the same sizes, with weights and windows from
-`jax.random`. It prints the steady-state cost per step (per network-step for row 4:
-a call's time / (K S)) as the best of several timed runs after a first call that
-compiles (the best, because other work on the machine only ever adds time), the
-compile time (first call minus the best call), and each row's speed-up over rows
-1 and 2. Each row runs enough steps that a run is long enough to time and its
-per-call overhead is small; the steps column says how many.
-
-Then, per call: what one `jl.train` call costs against a bare `jax.jit` of the same
-scan (no checks, no NaN guard for starts, no `nonfinite_step`), at 1, 100 and 10,000
-steps of the tutorial's network: the price of train's safety when a script trains in
-short chunks.
-
-Run it: `python -m experiments.benchmark` (under a minute), `--quick` (seconds),
-`--json PATH` to also write the table as data.
+For the tutorial's configuration (hidden 2, batch 1) and a larger one (hidden 64, batch 32),
+on 2x + 3 with SGD: 1. numpy, the tutorial's `Net` as written (`experiments.tutorial_numpy`);
+2. jit loop, a Python loop calling a `jax.jit`-compiled step (the common idiom); 3. train,
+`jl.train`, the whole run as one compiled `lax.scan`; 4. train_many, `jl.train_many`, K
+networks in one call. Rows 1-3 do exactly the same steps from the tutorial's seed. Each row
+prints the steady-state cost per step (per network-step for row 4) as the best of several
+timed runs after a compiling first call, the compile time, and its speed-up over rows 1 and 2.
+Then: one `jl.train` call against a bare `jax.jit` of the same scan at 1, 100 and 10,000 steps
+(the price of train's checks in short chunks), and `train_many` against a hand-written
+struct-of-arrays program of the same steps (the floor on this machine).
 """
 
 import contextlib
@@ -280,8 +264,12 @@ def machine():
             f" backend {jax.default_backend()}, {jax.device_count()} device(s)")
 
 
-WRITES = ("With --json PATH it also writes the table there as JSON (machine, quick, rows), once"
-          " every row is measured.")
+WRITES = ("With --json PATH it also writes the tables there as JSON, once every row is"
+          " measured: machine (text), quick (bool), rows (one per config and method: config,"
+          " hidden, batchsize, method, steps, networks, repeats, compile_s (null for numpy),"
+          " run_s, step_us, vs_numpy, vs_jit_loop), per_call (one per steps: steps, calls,"
+          " bare_us, train_us, ratio) and soa (k, steps, train_many_ns, soa_ns, ratio,"
+          " max_loss_gap).")
 
 
 def main(argv=None):
@@ -291,7 +279,8 @@ def main(argv=None):
 
 def _run(argv):
     p = _cli.parser("benchmark", __doc__, WRITES)
-    p.add_argument("--quick", action="store_true", help="few steps and repeats: seconds")
+    p.add_argument("--quick", action="store_true", help="fewer steps and repeats (25 s on two"
+                   " cores at load 7.5)")
     p.add_argument("--k", type=_cli.positive_int, default=1024,
                    help="networks trained at once by train_many (default 1024)")
     p.add_argument("--repeats", type=_cli.positive_int,
@@ -303,10 +292,6 @@ def _run(argv):
         p.error(f"argument --json: {args.json} is a folder; give a file name")
     out = _cli.Staged(args.json.parent, "--json") if args.json else None
     with out or contextlib.nullcontext():
-        # train_many keeps (K, S) float32 losses, on the device and the host.
-        steps = [s[-1] for s in QUICK_STEPS.values()] if args.quick else [
-            c[-1][-1] for c in CONFIGS.values()]
-        _cli.check_memory(2**30 + 8 * args.k * max(steps), "a smaller --k")
         rows = measure(quick=args.quick, k=args.k, repeats=args.repeats)
         print(f"per-step cost, best of {rows[0]['repeats']} runs after compiling; {machine()}")
         print(table(rows))

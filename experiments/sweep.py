@@ -1,227 +1,321 @@
 """Sweep the tutorial's network over learning rates x seeds x hidden sizes, on both targets.
 
-The question the tutorial leaves open: which learning rates restore 2x + 3 in 100 steps,
-where SGD diverges, how both move with the hidden size, and whether any setting gets the
-network without activation below the least-squares line on 2 sin x + 5 (it cannot: it is
-one affine map; with tanh between the layers it can). For each target, activation and
-hidden size, the L x seeds networks train in one `jl.train_sweep` call (one compile per
-hidden size and activation), spread over every device of every process. It prints a
-table and the findings, and writes sweep.png (2x + 3), sweep_sine.png and results.json.
-Networks that diverge are part of the answer: counted and drawn, not a failure.
-
-Several processes or hosts: start the same command on each, adding
-`--coordinator HOST:PORT --num-processes N --process-id I` (see `experiments._distributed`).
+Which learning rates restore 2x + 3 in 100 steps, where SGD diverges, how both move with the
+hidden size, and whether the network without activation ever beats the least-squares line on
+2 sin x + 5 (it cannot: it is one affine map). Network (i, j) starts from seed j and trains
+with rate lrs[i]: theta_{t+1} = theta_t - lrs[i] dJ/dtheta; the K = L x seeds networks of a
+grid are one `jl.train_many` call (the rates travel in the optimizer state), scored by their
+full-grid J. A diverged network is data, not a failure. Several processes or hosts: the same
+command on each, with --coordinator HOST:PORT --num-processes N --process-id I.
 """
 
-import math
+import functools
 import os
+import shutil
+import signal
+import socket
+import subprocess
 import sys
+import threading
 from contextlib import nullcontext
+from pathlib import Path
+from typing import NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
+from jax.experimental import multihost_utils
 
-from experiments import _cli, _distributed
+import jlinnet as jl
+from experiments import _cli
 
 GOAL = 1e-2  # "restored": the full-grid J of 2x + 3 below this
-ACTIVATIONS = ("none", "tanh", "relu", "sigmoid")
+SGD = optax.inject_hyperparams(optax.sgd)(learning_rate=0.01)  # one object: one program
 WRITES = ("Writes into --out (process 0 only), all together once the run has succeeded:"
           " sweep.png (final full-grid J against the learning rate on 2x + 3: median and"
-          " quartiles over seeds, one line per hidden size, the fraction diverged),"
-          " sweep_sine.png (the same on 2 sin x + 5, with the least-squares line) and"
-          " results.json (every network's J, null where it diverged, and the findings).")
+          " quartiles over seeds, a line per hidden size, the fraction diverged), sweep_sine.png"
+          " (the same on 2 sin x + 5, with the least-squares line) and results.json (every"
+          " network's J, null where it diverged, and the findings).")
+
+
+class Sweep(NamedTuple):
+    """A table, NumPy on every process: lrs (L,); errors (L, seeds), the final full-grid J
+    (NaN or inf: diverged); nonfinite_step (L, seeds), as `TrainResult`'s."""
+
+    lrs: np.ndarray
+    errors: np.ndarray
+    nonfinite_step: np.ndarray
+
+
+def seed_networks(seeds, sizes, steps, batchsize, *, activation=None, rng="jax"):
+    """(net, starts (seeds, S)), stacked: rng="jax": `init_mlp` and `batch_starts` from
+    `jax.random.split(jax.random.key(seed))` (`linear --rng jax`); "tutorial": `tutorial_setup`."""
+    if rng == "tutorial":
+        runs = [jl.tutorial_setup(sizes, steps, batchsize, s, activation=activation) for s in seeds]
+        return jax.tree.map(lambda *a: np.stack(a), *runs)
+
+    net, starts = _seeded(np.asarray(seeds, np.uint32), sizes=tuple(sizes), steps=steps,
+                          batchsize=batchsize)
+    return jl.Net(net.layers, activation), starts  # the weights do not depend on it: one program
+
+
+@functools.partial(jax.jit, static_argnames=("sizes", "steps", "batchsize"))
+def _seeded(seeds, *, sizes, steps, batchsize):
+    def one(seed):
+        k_init, k_batch = jax.random.split(jax.random.key(seed))
+        return (jl.init_mlp(k_init, sizes),
+                jl.batch_starts(k_batch, steps, _cli.GRID_POINTS, batchsize))
+
+    return jax.vmap(one)(seeds)
+
+
+@functools.partial(jax.jit, static_argnames=("batchsize", "grads", "mesh"))
+def _sweep(net, xs, ys, starts, lrs, *, batchsize, grads=jl.autodiff_grads, mesh=None):
+    """K = L x seeds networks, k = i * seeds + j: train them, then J_k on the whole grid."""
+    net, starts = jax.tree.map(lambda a: jnp.tile(a, (len(lrs),) + (1,) * (a.ndim - 1)),
+                               (net, starts))
+    state = jl.with_hyperparams(jax.vmap(SGD.init)(net),
+                                learning_rate=jnp.repeat(lrs, starts.shape[0] // len(lrs)))
+    r = jl.train_many(net, xs, ys, starts, batchsize=batchsize, optimizer=SGD, grads=grads,
+                      opt_state=state, mesh=mesh)
+    return jax.vmap(lambda n: jl.mse(jl.forward(n, xs), ys))(r.params), r.nonfinite_step
+
+
+def train_sweep(net, xs, ys, starts, lrs, *, program=None, **settings):
+    """Trains every (rate, seed) pair in one call (`program`: `_sweep.lower(...).compile()`);
+    net: one per seed (`seed_networks`); xs, ys: (N, 1); starts: (seeds, S); lrs: (L,);
+    settings: batchsize, grads, mesh (every device of every process). Returns the `Sweep`."""
+    out = (program or functools.partial(_sweep, **settings))(net, xs, ys, starts,
+                                                             np.asarray(lrs, np.float32))
+    if not _cli.wait(out)[0].is_fully_addressable:  # spread over processes: gather it all
+        out = multihost_utils.process_allgather(out, tiled=True)
+    return Sweep(np.asarray(lrs), *(np.asarray(a).reshape(len(lrs), -1) for a in out))
+
+
+def diverged(table):
+    """(L, seeds) bool: the network's run or its final J was not finite."""
+    return (table.nonfinite_step >= 0) | ~np.isfinite(table.errors)
+
+
+def seed_quantile(table, q=0.5):
+    """(L,) the q-quantile over seeds of the final J, diverged as +inf; one the seeds reached
+    (method "higher"): at least a fraction q end at or below it."""
+    errors = np.where(diverged(table), np.inf, table.errors)
+    return np.quantile(errors, q, axis=1, method="higher")
+
+
+def lr_range(table, below, q=0.5):
+    """(smallest, largest) lr of the widest run of neighbouring rates (sorted) whose q-quantile
+    J is below `below` (q = 0.5: half the seeds; 1: every seed); None if no rate passes."""
+    order = np.argsort(table.lrs)
+    edges = np.flatnonzero(np.diff(np.r_[0, seed_quantile(table, q)[order] < below, 0]))
+    if not edges.size:
+        return None
+    first, end = edges[::2], edges[1::2]  # where runs of passing rates start and end
+    widest, lrs = np.argmax(end - first), table.lrs[order]
+    return float(lrs[first[widest]]), float(lrs[end[widest] - 1])
+
+
+def divergence_lr(table, fraction=0.0):
+    """The smallest lr at which more than `fraction` of the seeds diverged, or None."""
+    hit = diverged(table).mean(axis=1) > fraction
+    return float(np.min(table.lrs[hit])) if hit.any() else None
 
 
 def main(argv=None):
     """Runs the experiment; returns the exit status (0, 1, 2 or 130)."""
-    return _cli.main("sweep", _run, argv, smaller="fewer --seeds, --lrs or --steps")
-
-
-def _parser():
-    p = _cli.parser("sweep", __doc__, WRITES)
-    p.add_argument("--hidden", type=_cli.positive_int, nargs="+", default=[1, 2, 8, 32],
-                   help="hidden sizes, one line each in the figures (default 1 2 8 32)")
-    p.add_argument("--steps", type=_cli.positive_int, default=100,
-                   help="training steps (tutorial: 100)")
-    p.add_argument("--batch-size", type=_cli.batch_size, default=1,
-                   help="rows of the grid per step (tutorial: 1)")
-    p.add_argument("--lr-min", type=_cli.positive_float, default=1e-4,
-                   help="smallest learning rate (default 1e-4)")
-    p.add_argument("--lr-max", type=_cli.positive_float, default=1.0,
-                   help="largest learning rate (default 1)")
-    p.add_argument("--lrs", type=_cli.positive_int, default=33,
-                   help="learning rates, log-spaced from --lr-min to --lr-max (default 33:"
-                   " eight a decade, so the tutorial's 0.01 is one of them)")
-    p.add_argument("--seeds", type=_cli.positive_int, default=32,
-                   help="seeds per learning rate, --seed and the ones after it (default 32)")
-    p.add_argument("--activation", choices=ACTIVATIONS, nargs="+", default=["none", "tanh"],
-                   help="activations tried on 2 sin x + 5 (default none tanh); 2x + 3 is"
-                   " always the tutorial's network, without one")
-    _cli.run_flags(p, "results/sweep")
-    _distributed.add_flags(p)
-    return p
+    return _cli.main("sweep", _run, argv, "fewer --seeds, --lrs or --steps")
 
 
 def _parse(argv):
-    """The flags, checked before any JAX work: a bad one exits 2 with one line."""
-    p = _parser()
-    args = p.parse_args(argv)
-    if args.lr_max < args.lr_min or (args.lrs > 1 and args.lr_max == args.lr_min):
-        p.error(f"--lr-max must be larger than --lr-min, got {args.lr_max} and {args.lr_min}")
-    if args.seed + args.seeds > 2**32:
-        p.error(f"--seed .. --seed + --seeds - 1 must lie in [0, 2**32), got {args.seed}"
-                f" and {args.seeds} seeds")
-    args.hidden = sorted(set(args.hidden))
-    args.activation = [None if a == "none" else a for a in dict.fromkeys(args.activation)]
-    args.distributed = _distributed.check_flags(p, args)
-    return args
+    """The flags, checked before any work: a bad one exits 2 with one line."""
+    p, pos, flt = _cli.parser("sweep", __doc__, WRITES), _cli.positive_int, _cli.positive_float
+    p.add_argument("--hidden", type=pos, nargs="+", default=[1, 2, 8, 32],
+                   help="hidden sizes, one line each in the figures (default 1 2 8 32)")
+    p.add_argument("--steps", type=pos, default=100, help="training steps (tutorial: 100)")
+    p.add_argument("--batch-size", type=_cli.batch_size, default=1,
+                   help="rows of the grid per step (tutorial: 1)")
+    p.add_argument("--lr-min", type=flt, default=1e-4, help="smallest learning rate (1e-4)")
+    p.add_argument("--lr-max", type=flt, default=1.0, help="largest learning rate (default 1)")
+    p.add_argument("--lrs", type=pos, default=33, help="learning rates, log-spaced from"
+                   " --lr-min to --lr-max (default 33: eight a decade, with the tutorial's 0.01)")
+    p.add_argument("--seeds", type=pos, default=32,
+                   help="seeds per learning rate, --seed and the ones after it (default 32)")
+    p.add_argument("--activation", choices=("none", "tanh", "relu", "sigmoid"), nargs="+",
+                   default=["none", "tanh"], help="activations tried on 2 sin x + 5 (default"
+                   " none tanh); 2x + 3 is always the tutorial's network, without one")
+    _cli.run_flags(p, "results/sweep")
+    p.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0, where the"
+                   " processes meet (jax.distributed); with --num-processes and --process-id")
+    p.add_argument("--num-processes", type=pos, help="processes in the run")
+    p.add_argument("--process-id", type=int, help="this process, 0 .. N-1; 0 writes the files")
+    p.add_argument("--timeout", type=int, default=60, help="seconds to wait for every process"
+                   " to join, and for a silent one, before the run ends (1 to 3600; default 60)")
+    a = p.parse_args(argv)
+    host, _, port = (a.coordinator or "h:1").rpartition(":")
+    for bad, line in [
+        (a.lr_max < a.lr_min or (a.lrs > 1 and a.lr_max == a.lr_min),
+         f"--lr-max must be larger than --lr-min, got {a.lr_max} and {a.lr_min}"),
+        (a.seed + a.seeds > 2**32, f"--seed .. --seed + --seeds - 1 must lie in [0, 2**32), got"
+         f" {a.seed} and {a.seeds} seeds"),
+        (len({v is None for v in (a.coordinator, a.num_processes, a.process_id)}) > 1,
+         "--coordinator, --num-processes and --process-id go together: give all three"),
+        (not (host and port.isdigit() and 0 < int(port) < 65536),
+         f"--coordinator must be HOST:PORT, got {a.coordinator!r}"),
+        (a.process_id is not None and not 0 <= a.process_id < (a.num_processes or 1),
+         f"--process-id must be in [0, --num-processes), got {a.process_id}"),
+        (not 1 <= a.timeout <= 3600, f"--timeout must be 1 to 3600 seconds, got {a.timeout}")]:
+        if bad:
+            p.error(line)
+    a.hidden = sorted(set(a.hidden))
+    a.activation = [None if x == "none" else x for x in dict.fromkeys(a.activation)]
+    return a
 
 
 def _run(argv):
     args = _parse(argv)
-    if args.distributed and not _distributed.is_child():
-        return _distributed.supervise("sweep", sys.argv[1:] if argv is None else argv)
-    if not args.distributed:
-        return _sweep(args)
-    status = _cli.main("sweep", lambda _: _distributed.run(_sweep, args), None)
-    if status:  # the others may be gone, or wait for us: skip JAX's exit barrier
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
-    return status
+    if args.coordinator and os.environ.get("JLINNET_SWEEP_CHILD") != "1":
+        return _supervise(sys.argv[1:] if argv is None else argv, args.out)
+    if not args.coordinator:
+        return _run_sweep(args)
+    _join(args)
+    try:
+        return _run_sweep(args)
+    except (ValueError, jax.errors.JaxRuntimeError) as err:  # a peer gone mid-collective
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+        raise _cli.Failure(f"the run failed across processes: {first}") from None
 
 
-def _sweep(args):
-    import jax
+def _supervise(argv, out):
+    """Runs this sweep in a child process; returns its status. The one promise JAX cannot keep:
+    when a peer dies or never joins, JAX 0.10 aborts the process (SIGABRT, which Python cannot
+    catch); here its staging folder is removed and a last line says so. SIGINT and SIGTERM
+    reach the child (killed 1.5 s later if it has not ended); if this process dies, so does
+    the child (its stdin closes)."""
+    root = str(Path(__file__).resolve().parent.parent)  # where `experiments` is importable
+    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    child = subprocess.Popen([sys.executable, "-m", "experiments.sweep", *argv],
+                             env=dict(os.environ, PYTHONPATH=path, JLINNET_SWEEP_CHILD="1"),
+                             stdin=subprocess.PIPE, start_new_session=True)
+    stopped = []
 
-    import jlinnet as jl
+    def forward(signum, frame):  # while JAX holds the child in its join, Python cannot stop it
+        stopped.append(signum)
+        child.send_signal(signum)
+        threading.Timer(1.5, child.kill).start()
 
+    _cli.on_stop(forward)
+    if (status := child.wait()) >= 0:
+        return status
+    for folder in _cli.Staged(out).dir.parent.glob(f".jlinnet-staging-{child.pid}-*"):
+        shutil.rmtree(folder, ignore_errors=True)
+    if stopped:  # killed after 1.5 s: stopped all the same
+        _cli.stop(stopped[0], None)
+    raise _cli.Failure(f"{signal.Signals(-status).name} ended this process; JAX's distributed"
+                       " runtime does so when a process of the run dies, stops answering, or"
+                       " does not join within --timeout; nothing was written")
+
+
+def _join(args):
+    """Joins the run (`jax.distributed.initialize`); process 0 first checks that it can serve
+    the port (exit 2 if another program or run has it: never join a stranger's run)."""
+    host, port = args.coordinator.rpartition(":")[::2]
+    if args.process_id == 0:
+        with socket.socket(socket.getaddrinfo(host, port)[0][0]) as s:
+            try:
+                s.bind((host, int(port)))
+            except OSError as err:
+                raise _cli.Failure(f"--coordinator {args.coordinator}: cannot serve the run"
+                                   f" there ({err.strerror}); pick a free port", 2) from None
+        print(f"process 0: coordinating the run on {args.coordinator}", flush=True)
+
+    def orphaned(fd=os.dup(0)):  # the supervisor's pipe: b"" once it has died
+        while os.read(fd, 1024):
+            pass
+        _cli.PUBLISHED.clear()
+        _cli.stop(signal.SIGHUP, None)
+
+    threading.Thread(target=orphaned, daemon=True).start()
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPUs: collectives by TCP
+    jax.distributed.initialize(args.coordinator, args.num_processes, args.process_id,
+                               initialization_timeout=args.timeout,
+                               heartbeat_timeout_seconds=args.timeout)
+    _cli.on_stop()  # JAX installed its own preemption handler for SIGTERM: ours again
+
+
+def _run_sweep(args):
     lead = jax.process_index() == 0
     _cli.use_compilation_cache(args.no_cache)
     lrs = np.geomspace(args.lr_min, args.lr_max, args.lrs)
     seeds = list(range(args.seed, args.seed + args.seeds))
     mesh = jax.make_mesh((jax.device_count(),), ("k",)) if jax.device_count() > 1 else None
-    grids = [("2x + 3", None)] + [("2 sin x + 5", a) for a in args.activation]
-    # per network: its per-step losses (float32 on the device and the host, a float64 copy)
-    # and a few numbers; plus JAX's compiling and matplotlib
-    _cli.check_memory(300 * 2**20 + len(grids) * len(args.hidden) * args.lrs * args.seeds
-                      * (16 * args.steps + 64), "fewer --seeds, --lrs or --steps")
-    where = f"{jax.device_count()} device(s) of {jax.process_count()} process(es)"
-    if lead:
-        print(f"{len(lrs)} learning rates from {lrs[0]:g} to {lrs[-1]:g} x {len(seeds)} seeds"
-              f" = {len(lrs) * len(seeds)} networks per grid, {args.steps} steps, batch"
-              f" {args.batch_size}, --rng {args.rng}; {len(grids) * len(args.hidden)} grids"
-              f" on {where}", flush=True)
-    else:
-        print(f"process {jax.process_index()}: training its share of the networks on {where};"
-              " process 0 writes the results", flush=True)
     xs = jl.grid(_cli.GRID_POINTS)
     targets = {"2x + 3": jl.linear_target(xs), "2 sin x + 5": jl.sine_target(xs)}
+    grids = [("2x + 3", None, h) for h in args.hidden] + [
+        ("2 sin x + 5", a, h) for a in args.activation for h in args.hidden]
+    where = f"{jax.device_count()} device(s) of {jax.process_count()} process(es)"
+    print(f"{len(lrs)} learning rates from {lrs[0]:g} to {lrs[-1]:g} x {len(seeds)} seeds,"
+          f" {args.steps} steps, batch {args.batch_size}, --rng {args.rng}; {len(grids)} grids"
+          f" on {where}" if lead else f"process {jax.process_index()}: training its share of"
+          f" the networks on {where}; process 0 writes the results", flush=True)
+    runs = {}
+    for target, activation, h in grids:  # compile every grid, and refuse what cannot fit
+        net, starts = seed_networks(seeds, (1, h, 1), args.steps, args.batch_size,
+                                    activation=activation, rng=args.rng)
+        program = _sweep.lower(net, xs, targets[target], starts, lrs.astype(np.float32),
+                               batchsize=args.batch_size, mesh=mesh).compile()
+        _cli.check_memory(program, "fewer --seeds, --lrs or --steps")
+        runs[target, activation, h] = (net, targets[target], starts, program)
     with _cli.Staged(args.out) if lead else nullcontext() as out:
-        tables = {}
-        for target, activation in grids:
-            for h in args.hidden:  # one train_sweep call, L x seeds networks, per grid
-                net, starts = jl.seed_networks(seeds, (1, h, 1), args.steps, args.batch_size,
-                                               activation=activation, rng=args.rng)
-                tables[target, activation, h] = jl.train_sweep(
-                    net, xs, targets[target], starts, lrs, batchsize=args.batch_size, mesh=mesh)
-        line = float(_line_error(xs, targets["2 sin x + 5"]))
+        tables = {grid: train_sweep(net, xs, ys, starts, lrs, program=program)
+                  for grid, (net, ys, starts, program) in runs.items()}
+        w, b = jl.least_squares(xs, targets["2 sin x + 5"])
+        line = float(jl.mse(xs @ w + b[None, :], targets["2 sin x + 5"]))
         if lead:
             findings = _findings(tables, seeds, line)
             _report(findings, args.steps, len(seeds))
             _save(out, args, seeds, tables, findings)
+    if args.coordinator:
+        jax.distributed.shutdown()  # every process waits here until process 0 has written
     return 0
 
 
-def _line_error(xs, ys):
-    """J of the least-squares line on the grid: the floor of every network without activation."""
-    import jax
-
-    import jlinnet as jl
-
-    @jax.jit  # one small program, not a dozen eager ones
-    def error(xs, ys):
-        w, b = jl.least_squares(xs, ys)
-        return jl.mse(xs @ w + b[None, :], ys)
-
-    return error(xs, ys)
-
-
-def _best(table, seeds):
-    """The lowest final J of a grid, with its learning rate and seed (None if all diverged)."""
-    import jlinnet as jl
-
-    errors = np.where(jl.diverged(table), np.inf, table.errors)
-    i, j = np.unravel_index(np.argmin(errors), errors.shape)
-    if not np.isfinite(errors[i, j]):
-        return None
-    return dict(J=float(errors[i, j]), lr=float(table.lrs[i]), seed=seeds[j])
-
-
 def _findings(tables, seeds, line):
-    """The numbers the experiment states, per grid and across grids."""
-    import jlinnet as jl
-
+    """Per grid: the rates that restore it (median and every seed), where divergence starts,
+    how many diverged, the best network; across grids, the sine without activation's best."""
     grids = []
     for (target, activation, h), t in tables.items():
-        grids.append(dict(
-            target=target, activation=activation or "none", hidden=h,
-            restores=jl.lr_range(t, GOAL), restores_every_seed=jl.lr_range(t, GOAL, q=1.0),
-            divergence_lr=jl.divergence_lr(t), diverged=int(jl.diverged(t).sum()),
-            best=_best(t, seeds), lowest_median=float(np.min(jl.seed_quantile(t))),
-        ))
-    sine = [g for g in grids if g["target"] == "2 sin x + 5"]
-    linear = [g["best"]["J"] for g in sine if g["activation"] == "none" and g["best"]]
-    finite = sum(int((~jl.diverged(t)).sum()) for (target, activation, _), t in tables.items()
-                 if target == "2 sin x + 5" and activation is None)
-    best = {}
-    for g in sine:
-        if g["activation"] != "none" and g["best"]:
-            if g["activation"] not in best or g["best"]["J"] < best[g["activation"]]["J"]:
-                best[g["activation"]] = g["best"] | dict(hidden=g["hidden"])
+        errors = np.where(diverged(t), np.inf, t.errors)
+        i, j = np.unravel_index(np.argmin(errors), errors.shape)
+        best = dict(J=errors[i, j], lr=t.lrs[i], seed=seeds[j]) if errors[i, j] < np.inf else None
+        grids.append(dict(target=target, activation=activation or "none", hidden=h,
+                          restores=lr_range(t, GOAL), restores_every_seed=lr_range(t, GOAL, 1.0),
+                          divergence_lr=divergence_lr(t), diverged=diverged(t).sum(), best=best))
+    linear = [g["best"]["J"] for g in grids if g["target"] == "2 sin x + 5"
+              and g["activation"] == "none" and g["best"]]
     return dict(grids=grids, least_squares_J=line, sine_linear_lowest_J=min(linear, default=None),
-                sine_linear_finite_networks=finite,
-                sine_linear_below_line=bool(linear and min(linear) < line), sine_best=best)
+                sine_linear_below_line=bool(linear and min(linear) < line))
 
 
 def _report(findings, steps, n_seeds):
-    """Prints one row per grid, then the findings in numbers."""
-    grids = findings["grids"]
-    print(f"\nfinal full-grid J over {n_seeds} seeds per learning rate (diverged counts as inf)")
-    print(f"  {'target':<12}{'activation':<11}{'hidden':>6}  {'median J < 1e-2: lr in':<23}"
-          f"{'lowest median J':>16}{'lowest J':>10}  {'diverges from lr':>16}{'diverged':>9}")
-    for g in grids:
+    """Prints one row per grid, then the findings in words."""
+    lrs = lambda r: f"lr {r[0]:.3g} to {r[1]:.3g}" if r else "none"  # noqa: E731
+    print(f"\nfinal full-grid J over {n_seeds} seeds per learning rate (diverged: inf);"
+          f" restored: J < {GOAL:g} after {steps} steps")
+    print(f"  {'target':<12}{'activation':<11}{'hidden':>6}  {'restored, median seed':<24}"
+          f"{'restored, every seed':<24}{'lowest J':>10}{'diverges from lr':>18}{'diverged':>9}")
+    for g in findings["grids"]:
         best = f"{g['best']['J']:.4g}" if g["best"] else "-"
-        ok = _lrs(g["restores"])[6:] if g["restores"] else "none"
-        print(f"  {g['target']:<12}{g['activation']:<11}{g['hidden']:>6}  {ok:<23}"
-              f"{g['lowest_median']:>16.4g}{best:>10}  {_lr(g['divergence_lr']):>16}"
-              f"{g['diverged']:>9}")
-    line = [g for g in grids if g["target"] == "2x + 3"]
-    print("findings:")
-    print(f"  2x + 3 restored (J < {GOAL:g}) in {steps} steps: " + "; ".join(
-        f"hidden {g['hidden']}: {_lrs(g['restores'])} for the median seed,"
-        f" {_lrs(g['restores_every_seed'])} for every seed" for g in line))
-    print("  divergence (of one seed or more) starts at " + ", ".join(
-        f"{'lr ' + _lr(g['divergence_lr']) if g['divergence_lr'] else 'no lr'} for hidden"
-        f" {g['hidden']}" for g in line))
+        edge = "none" if g["divergence_lr"] is None else f"{g['divergence_lr']:.3g}"
+        print(f"  {g['target']:<12}{g['activation']:<11}{g['hidden']:>6}  {lrs(g['restores']):<24}"
+              f"{lrs(g['restores_every_seed']):<24}{best:>10}{edge:>18}{g['diverged']:>9}")
     low, ls = findings["sine_linear_lowest_J"], findings["least_squares_J"]
-    if any(g["target"] == "2 sin x + 5" and g["activation"] == "none" for g in grids):
-        verdict = "one ends below" if findings["sine_linear_below_line"] else "none ends below"
-        lowest = f"; the lowest is J = {low:.6g}" if low is not None else ""
-        print(f"  2 sin x + 5 without activation: of {findings['sine_linear_finite_networks']}"
-              f" networks that stayed finite, {verdict} the least-squares line's J = {ls:.6g}"
-              f"{lowest}")
-    for activation, b in findings["sine_best"].items():
-        ratio = f"{ls / b['J']:.3g}x below" if b["J"] < ls else f"{b['J'] / ls:.3g}x above"
-        print(f"  2 sin x + 5 with {activation}: the best network ends at J = {b['J']:.4g},"
-              f" {ratio} the line (hidden {b['hidden']}, lr {b['lr']:.3g}, seed {b['seed']})")
-
-
-def _lrs(pair):
-    return f"lr in [{pair[0]:.3g}, {pair[1]:.3g}]" if pair else "no lr"
-
-
-def _lr(lr):
-    return "none" if lr is None else f"{lr:.3g}"
+    if low is not None:
+        verdict = "one network ends" if findings["sine_linear_below_line"] else "none ends"
+        print(f"2 sin x + 5 without activation: {verdict} below the least-squares line's J ="
+              f" {ls:.6g};"
+              f" the lowest is J = {low:.6g}")
 
 
 def _json(value):
@@ -230,49 +324,36 @@ def _json(value):
         return {str(k): _json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
         return [_json(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
     if isinstance(value, (float, np.floating)):
-        return float(f"{value:.7g}") if math.isfinite(value) else None
-    return value
+        return float(f"{value:.7g}") if np.isfinite(value) else None
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _save(out, args, seeds, tables, findings):
     """Writes sweep.png (2x + 3), sweep_sine.png and results.json (strict JSON) into `out`."""
-    import jlinnet as jl
     from jlinnet import plot
 
-    lrs = next(iter(tables.values())).lrs
-    curves = {}
+    curves, lrs = {}, next(iter(tables.values())).lrs
     for (target, activation, h), t in tables.items():
-        label = f"hidden {h}" + (f", {activation}" if activation else "")
-        curves.setdefault(target, {})[label] = t.errors
-    goal = (GOAL, f"J = {GOAL:g}")
-    floor = (findings["least_squares_J"], "least-squares line")
+        curves.setdefault(target, {})[f"hidden {h}" + (f", {activation}" * bool(activation))] = \
+            t.errors
     title = f"{len(seeds)} seeds, {args.steps} steps, batch {args.batch_size}"
-    figures = {"sweep.png": plot.sweep(lrs, curves["2x + 3"], goal=goal,
-                                       title=f"f(x) = 2x + 3: {title}")}
-    if "2 sin x + 5" in curves:
-        figures["sweep_sine.png"] = plot.sweep(lrs, curves["2 sin x + 5"], floor=floor,
-                                               title=f"f(x) = 2 sin x + 5: {title}")
-    for fig in figures.values():  # J above 100 (about to diverge: up to 1e38) off the chart
-        j_axis = fig.axes[0]
-        j_axis.set_ylim(top=min(j_axis.get_ylim()[1], 1e2))
-    for name, fig in figures.items():
-        fig.savefig(out / name, dpi=110)
-    record = dict(
+    lines = {"sweep.png": ("2x + 3", dict(goal=(GOAL, f"J = {GOAL:g}"))), "sweep_sine.png": (
+        "2 sin x + 5", dict(floor=(findings["least_squares_J"], "least-squares line")))}
+    for name, (target, line) in lines.items():
+        if target in curves:  # J above 100 (about to diverge: up to 1e38) off the chart
+            fig = plot.sweep(lrs, curves[target], title=f"f(x) = {target}: {title}", **line)
+            fig.axes[0].set_ylim(top=min(fig.axes[0].get_ylim()[1], 1e2))
+            fig.savefig(out / name, dpi=110)
+    grids = [g | dict(errors=t.errors, diverged=diverged(t), nonfinite_step=t.nonfinite_step)
+             for g, t in zip(findings["grids"], tables.values())]
+    _cli.write_json(out / "results.json", _json(dict(
         steps=args.steps, batch_size=args.batch_size, rng=args.rng, seeds=seeds, lrs=lrs,
         hidden=args.hidden, goal=GOAL, least_squares_J=findings["least_squares_J"],
-        note="errors[i][j]: final full-grid J of the network with lrs[i] and seeds[j]; null"
-             " where it diverged (diverged[i][j], nonfinite_step[i][j] >= 0: the first step"
-             " whose loss was not finite, steps if only the final weights were)",
-        findings={k: v for k, v in findings.items() if k != "grids"},
-        grids=[g | dict(errors=t.errors, diverged=jl.diverged(t), nonfinite_step=t.nonfinite_step)
-               for g, t in zip(findings["grids"], tables.values())],
-    )
-    _cli.write_json(out / "results.json", _json(record))
+        note="errors[i][j]: final full-grid J of the network with lrs[i] and seeds[j]; null where"
+        " it diverged (diverged[i][j]; nonfinite_step[i][j] >= 0: the first step whose loss was"
+        " not finite, steps if only the final weights were)",
+        findings={k: v for k, v in findings.items() if k != "grids"}, grids=grids)))
     print("wrote " + ", ".join(str(p) for p in out.publish()))
 
 

@@ -8,13 +8,10 @@ does, unless `verbose=False`), and `train_net` takes the data and returns the ne
 instead of plotting.
 
 Run it: `python -m experiments.tutorial_numpy` (the tutorial's `trainNet(2, steps=100,
-batchsize=1)` on 2x + 3); with `--out DIR` it also saves the tutorial's before/after
-figure there (`showSubplots`), as `python -m experiments.linear` does: the NumPy +
-matplotlib baseline for the whole-process timings in the README. Its flags are checked
-as the other experiments' are (`experiments._cli`).
+batchsize=1)` on 2x + 3); it saves the tutorial's before/after figure (`showSubplots`) into
+--out as `python -m experiments.linear` does: the NumPy + matplotlib baseline for the
+whole-process timings in the README. Its flags are checked as the other experiments' are.
 """
-
-import contextlib
 
 import numpy as np
 
@@ -154,8 +151,8 @@ def show_subplots(X, Y, before, after, path):
     plt.close(fig)
 
 
-WRITES = ("With --out DIR it writes DIR/before_after.png (the tutorial's Figure 2, drawn by"
-          " pyplot) once the run has succeeded.")
+WRITES = ("Writes before_after.png (the tutorial's Figure 2, drawn by pyplot) into --out once"
+          " the run has succeeded.")
 
 
 def main(argv=None):
@@ -166,14 +163,10 @@ def main(argv=None):
 def _run(argv):
     p = _cli.parser("tutorial_numpy", __doc__, WRITES)
     _cli.tutorial_flags(p)
-    p.add_argument("--out", type=_cli.out_path,
-                   help="folder to save the before/after figure in (made if missing)")
+    p.add_argument("--out", type=_cli.out_path, default="results/tutorial_numpy",
+                   help="folder for the figure (made if missing; default results/tutorial_numpy)")
     args = p.parse_args(argv)
-    out = _cli.Staged(args.out) if args.out else None
-    with out or contextlib.nullcontext():
-        # Per step a Python float in the list of errors; per hidden neuron, float64 activations.
-        _cli.check_memory(100 * 2**20 + 32 * args.steps + 4 * 8 * 1000 * args.hidden,
-                          "fewer --steps or a smaller --hidden")
+    with _cli.Staged(args.out) as out:
         X = grid()
         np.random.seed(4321)  # train_net seeds again: the same start, for the "before" panel
         before = Linear(args.hidden, 1).forward(Linear(1, args.hidden).forward(X))
@@ -183,9 +176,8 @@ def _run(argv):
         print(f"Full-grid error after training {error}")
         if not np.isfinite(error):
             raise _cli.Failure(f"the run diverged; try a smaller --lr than {args.lr:g}")
-        if out:
-            show_subplots(X, linear(X), before, net(X), out / "before_after.png")
-            print("wrote " + ", ".join(str(path) for path in out.publish()))
+        show_subplots(X, linear(X), before, net(X), out / "before_after.png")
+        print("wrote " + ", ".join(str(path) for path in out.publish()))
     return 0
 
 

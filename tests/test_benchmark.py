@@ -1,5 +1,6 @@
 import json
 import math
+import re
 
 from experiments import benchmark
 
@@ -22,6 +23,8 @@ def test_quick_benchmark_prints_and_writes_the_table(tmp_path, capsys):
         assert (r["compile_s"] is None) == (r["method"] == "numpy")
         assert r["networks"] == (64 if r["method"] == "train_many" else 1)
     assert out.endswith(f"wrote {path}\n")
+    fields = {*table, *rows[0], *table["per_call"][0], *table["soa"]}
+    assert fields - set(re.findall(r"\w+", benchmark.WRITES)) == set()  # --help names each
     assert [p.name for p in path.parent.iterdir()] == ["benchmark.json"]  # nothing staged left
 
 
