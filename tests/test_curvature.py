@@ -25,20 +25,13 @@ def _eigenvalues(net, xs, ys):
 
 
 @pytest.mark.parametrize("activation", [None, "tanh"])
-@pytest.mark.parametrize("sizes", [(1, 2, 1), (1, 8, 1), (3, 3, 1)])
+@pytest.mark.parametrize("sizes", [(1, 8, 1), (3, 3, 1)])
 def test_sharpness_is_the_largest_eigenvalue_of_the_explicit_hessian(sizes, activation):
     with jax.enable_x64(True):
         net, xs, ys = _problem(sizes, activation)
         lam = jax.jit(jl.sharpness, static_argnames="iters")(net, xs, ys, iters=200)
         chex.assert_shape(lam, ())
         chex.assert_type(lam, jnp.float64)
-        np.testing.assert_allclose(lam, _eigenvalues(net, xs, ys)[-1], rtol=1e-9)
-
-
-def test_sharpness_is_the_same_eager_and_jitted(maybe_jit):
-    with jax.enable_x64(True):
-        net, xs, ys = _problem((1, 2, 1), "tanh", seed=3)
-        lam = maybe_jit(jl.sharpness, static_argnames="iters")(net, xs, ys, iters=40)
         np.testing.assert_allclose(lam, _eigenvalues(net, xs, ys)[-1], rtol=1e-9)
 
 
