@@ -18,6 +18,7 @@ WRITES = ("Writes into --out, all together once the run has succeeded: before_af
           " printed, and these files' names).")
 FILES = dict(figure="before_after.png", loss_figure="loss.png", losses="losses.npz",
              network="network.npz")
+FRAMES = 100  # at most about this many frames in training.gif, points on a collapse path
 SMALLER = "fewer --steps or a smaller --hidden"
 NUMBERS = ("initial_error", "final_error", "manual_final_error", "max_param_difference")
 
@@ -32,6 +33,9 @@ def parse(name, doc, argv, writes, *extra):
     p = _cli.parser(name, doc, writes)
     _cli.tutorial_flags(p)
     _cli.run_flags(p, f"results/{name}")
+    p.add_argument("--animate", action="store_true", help="also write training.gif: the"
+                   " before/after figure frame by frame over the steps, with step and J in each"
+                   f" (at most about {FRAMES} frames; 100 are about 0.4 MB and a few seconds)")
     for flag, kwargs in extra:
         p.add_argument(flag, **kwargs)
     return p.parse_args(argv)
@@ -43,7 +47,7 @@ def _run(argv):
         import jlinnet as jl
 
         _cli.use_compilation_cache(args.no_cache)
-        run = whole_run(args, jl.linear_target)
+        run = whole_run(args, jl.linear_target, animate=args.animate)
         print(f"learned affine map: {line(*run['affine_map'])}   (true: y = 2 x + 3)")
         save(out, run, record(args, "2x + 3", run), "f(x) = 2x + 3")
     return 0
@@ -60,7 +64,19 @@ def _program(**settings):
 
     routes = {"manual_grads": jl.manual_grads, "autodiff_grads": jl.autodiff_grads}
 
-    def run(start, *, hidden, steps, target, batchsize, lr, activation, fit_line):
+    def along(net, xs, ys, starts, state, record, *, batchsize, optimizer):
+        """`record(net)` along a run: the library's own `jl.train` over segments of the
+        schedule, (T, ...) after each of T = min(S, FRAMES) segments of S // T steps."""
+        def segment(carry, s):
+            r = jl.train(carry[0], xs, ys, s, batchsize=batchsize, optimizer=optimizer,
+                         opt_state=carry[1])
+            return (r.params, r.opt_state), record(r.params)
+
+        every = max(1, starts.shape[0] // FRAMES)
+        t = starts.shape[0] // every
+        return jax.lax.scan(segment, (net, state), starts[: t * every].reshape(t, every))[1]
+
+    def run(start, *, hidden, steps, target, batchsize, lr, activation, fit_line, animate):
         if isinstance(start, tuple):  # the tutorial's weights and batch starts, from the host
             net, starts = start
         else:  # a seed: weights and batch starts from jax.random.key(seed), in this program
@@ -87,19 +103,40 @@ def _program(**settings):
         if fit_line:  # a linear solve: compiled only where asked for
             w, b = jl.least_squares(xs, ys)
             out["least_squares"] = (w, b, jl.mse(xs @ w + b[None, :], ys))
+        sgd, opts = optax.sgd(lr), dict(batchsize=batchsize)
+        if animate:  # the network's output after each segment, and its J on the grid
+            outputs = along(net, xs, ys, starts, sgd.init(net), lambda n: jl.forward(n, xs),
+                            optimizer=sgd, **opts)
+            out["frames"] = jnp.concatenate([before[None], outputs])
+            out["frame_errors"] = jax.vmap(lambda p: jl.mse(p, ys))(out["frames"])
+        if fit_line and activation is None:  # collapse.png: the terms, and (w, b) paths
+            w1, b1 = net_[0]
+            out["terms"] = (xs @ w1 + b1[None]) * net_[1].w[:, 0][None]  # w2_j z_j(x): (N, H)
+            edge = 2 / jl.sharpness(net, xs, ys)  # where full-batch GD would start to diverge
+            rates = jnp.stack([jnp.float32(lr), edge, 3 * edge])
+            opt = optax.inject_hyperparams(optax.sgd)(learning_rate=lr)
+            path = jax.vmap(lambda r: along(
+                net, xs, ys, starts, jl.with_hyperparams(opt.init(net), learning_rate=r),
+                lambda n: jnp.concatenate([a.ravel() for a in jl.affine_map(n)]),
+                optimizer=opt, **opts))(rates)
+            start = jnp.concatenate([a.ravel() for a in jl.affine_map(net)])
+            out["paths"] = (rates, edge, jnp.concatenate(
+                [jnp.broadcast_to(start, (3, 1, 2)), path], axis=1))
         return out
 
     return jax.jit(functools.partial(run, **settings))
 
 
-def whole_run(args, target, activation=None, fit_line=False):
+def whole_run(args, target, activation=None, fit_line=False, animate=False):
     """Compiles the run, refuses it if it cannot fit in memory, runs it; numbers to the host.
 
     With --rng tutorial the start is `jl.tutorial_setup`'s (made on the host only once the
     run fits); with --rng jax, `init_mlp` and `batch_starts` from `jax.random.key(seed)`.
     Returns a dict of NumPy arrays and floats: xs, ys, before (N, 1); after, losses (S,) and
     nonfinite_step by route; the numbers of NUMBERS; affine_map (w, b) without an activation,
-    least_squares (w, b, J) with `fit_line`. Raises `Failure` naming the first step, else the
+    least_squares (w, b, J) with `fit_line`; frames (T + 1, N, 1) and frame_errors with
+    `animate`; terms (N, H) and paths (rates (3,), 2/lambda, (3, T + 1, 2)) with `fit_line` and
+    no activation. Raises `Failure` naming the first step, else the
     first number, that is not finite.
     """
     import jax
@@ -109,7 +146,8 @@ def whole_run(args, target, activation=None, fit_line=False):
 
     sizes = (1, args.hidden, 1)
     program = _program(hidden=args.hidden, steps=args.steps, target=target, lr=args.lr,
-                       batchsize=args.batch_size, activation=activation, fit_line=fit_line)
+                       batchsize=args.batch_size, activation=activation, fit_line=fit_line,
+                       animate=animate)
     if args.rng == "tutorial":
         net = jax.eval_shape(lambda: jl.init_mlp(jax.random.key(0), sizes, activation=activation))
         start = (net, jax.ShapeDtypeStruct((args.steps,), np.int32))
@@ -192,7 +230,22 @@ def save(out, run, record, title, reference=None, floor=None):
     with open(out / FILES["losses"], "wb") as f:
         np.savez(f, **run["losses"])
     jl.save(out / FILES["network"], run["net"])
-    _cli.write_json(out / "results.json", record | {"files": FILES})
+    files = dict(FILES)
+    if "frames" in run:  # training.gif: frame t after t * every steps (`along`)
+        every = max(1, record["steps"] // FRAMES)
+        steps = every * np.arange(len(run["frames"]))
+        plot.animate(run["xs"], run["ys"], run["frames"], run["frame_errors"], steps=steps,
+                     title=title).save(out / "training.gif", writer="pillow")
+        files["animation"] = "training.gif"
+    if "paths" in run:  # collapse.png: the neurons' terms, and the map (w, b) along training
+        rates, edge, paths = run["paths"]
+        w, b, _ = run["least_squares"]
+        labels = [f"lr {r:.3g} = {r / edge:.2g} x 2/lambda_max" for r in rates]
+        plot.collapse(run["xs"], run["terms"], float(run["net"][1].b[0]), run["ys"],
+                      (float(w[0, 0]), float(b[0])), dict(zip(labels, paths)),
+                      title=title).savefig(out / "collapse.png", dpi=110)
+        files["collapse"] = "collapse.png"
+    _cli.write_json(out / "results.json", record | {"files": files})
     print("wrote " + ", ".join(str(path) for path in out.publish()))
 
 

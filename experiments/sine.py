@@ -28,7 +28,8 @@ def _run(argv):
         import jlinnet as jl
 
         _cli.use_compilation_cache(args.no_cache)
-        run = linear.whole_run(args, jl.sine_target, activation, fit_line=True)
+        run = linear.whole_run(args, jl.sine_target, activation, fit_line=True,
+                               animate=args.animate)
         w, b, error = run["least_squares"]
         if activation is None:
             print(f"the network's affine map: {linear.line(*run['affine_map'])}"

@@ -118,6 +118,16 @@ def test_sine_never_beats_its_least_squares_line(tmp_path, flags):
         assert results["final_error"] < line["error"] * 1.001
 
 
+def test_sine_draws_its_collapse_and_animates_its_training(tmp_path):
+    from PIL import Image
+
+    assert _run(sine, tmp_path, "--animate", "--steps", "20") == 0
+    files = _results(tmp_path)["files"]
+    assert (tmp_path / files["collapse"]).read_bytes()[:4] == b"\x89PNG"
+    with Image.open(tmp_path / files["animation"]) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 21  # before training, then every step
+
+
 def test_sine_with_an_activation_beats_the_line(tmp_path):
     flags = ("--activation", "tanh", "--hidden", "16", "--steps", "2000", "--batch-size", "32",
              "--lr", "0.05")
