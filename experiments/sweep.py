@@ -367,6 +367,34 @@ def _report(findings, steps, n_seeds):
               f"{'none' if first is None else f'{first:.3g}':>18}")
 
 
+def _edges(ax, grids):
+    """On a sweep's lower panel, a row per grid with `stability`, in its hidden size's colour:
+    2/lambda_max at init (open circle at the median, a bar from min to max) and trained
+    (diamond), and the rate where a seed first diverged (a tick)."""
+    from matplotlib.lines import Line2D
+
+    from jlinnet import plot
+
+    rows = [(plot.COLOURS[i % 9], g["stability"]) for i, g in enumerate(grids) if g["stability"]]
+    if not rows:
+        return
+    ax.get_gridspec().set_height_ratios((2.2, 1.3))  # room for the rows
+    marks = [dict(marker="o", mfc="white", label="2/λ_max at init: median, min to max"),
+             dict(marker="D", label="2/λ_max trained below the edge"),
+             dict(marker="|", ms=12, mew=2.5, label="first rate where a seed diverged")]
+    for (c, s), y in zip(rows, np.linspace(0.85, 0.2, len(rows))):
+        for p, dy, mark in ((s["predicted_init"], 0.05, marks[0]),
+                            (s["predicted_trained"], -0.05, marks[1])):
+            if p:
+                bar = [[p["median"] - p["min"]], [p["max"] - p["median"]]]
+                ax.errorbar(p["median"], y + dy, xerr=bar, color=c, ms=4, lw=1, capsize=2,
+                            **mark | dict(label=None))
+        if s["first_divergence"]:
+            ax.plot(s["first_divergence"], y, color=c, **marks[2] | dict(label=None))
+    ax.legend(handles=[Line2D([], [], color="0.3", linestyle="", **m) for m in marks],
+              loc="upper left", fontsize=7)
+
+
 def _json(value):
     """Strict JSON: arrays become lists, a float that is not finite becomes null."""
     if isinstance(value, dict):
@@ -383,16 +411,15 @@ def _save(out, args, seeds, tables, findings):
     from jlinnet import plot
 
     curves, lrs = {}, next(iter(tables.values())).lrs
-    for (target, activation, h), t in tables.items():
-        curves.setdefault(target, {})[f"hidden {h}" + (f", {activation}" * bool(activation))] = \
-            t.errors
+    for (target, activation, h), t in tables.items():  # a colour per size, a dash per activation
+        curves.setdefault(target, {})[f"hidden {h}", activation or "no activation"] = t.errors
     title = f"{len(seeds)} seeds, {args.steps} steps, batch {args.batch_size}"
-    lines = {"sweep.png": ("2x + 3", dict(goal=(GOAL, f"J = {GOAL:g}"))), "sweep_sine.png": (
+    lines = {"sweep.png": ("2x + 3", dict(goal=(GOAL, "restored"))), "sweep_sine.png": (
         "2 sin x + 5", dict(floor=(findings["least_squares_J"], "least-squares line")))}
     for name, (target, line) in lines.items():
-        if target in curves:  # J above 100 (about to diverge: up to 1e38) off the chart
+        if target in curves:
             fig = plot.sweep(lrs, curves[target], title=f"f(x) = {target}: {title}", **line)
-            fig.axes[0].set_ylim(top=min(fig.axes[0].get_ylim()[1], 1e2))
+            _edges(fig.axes[1], [g for g in findings["grids"] if g["target"] == target])
             fig.savefig(out / name, dpi=110)
     grids = [g | dict(errors=t.errors, diverged=diverged(t), nonfinite_step=t.nonfinite_step)
              for g, t in zip(findings["grids"], tables.values())]
