@@ -353,9 +353,9 @@ def _report(findings, steps, n_seeds):
     spread = lambda p: f"{p['median']:.3g} [{p['min']:.3g}, {p['max']:.3g}]"  # noqa: E731
     ratio = lambda r: "-" if r is None else f"{r:.2f}"  # noqa: E731
     if edges:
-        print("\n2x + 3, where SGD should diverge: lr = 2/lambda_max of the full-grid J over the"
-              " seeds, median [min, max],\nat initialisation and trained at the largest rate where"
-              " no seed diverged; ratio: median / the first rate where a seed diverged")
+        print("\n2x + 3, where SGD should diverge: lr = 2/lambda_max of the full-grid J, median"
+              " [min, max] over seeds,\nat init and trained at the largest rate where no seed"
+              " diverged; ratio: median / the first rate where a seed diverged")
         print(f"  {'hidden':>6}  {'at init':<26}{'ratio':>6}  {'trained (at lr)':<36}{'ratio':>6}"
               f"{'diverges from lr':>18}")
     for g in edges:
