@@ -29,13 +29,16 @@ def main(argv=None):
     _cli.use_compilation_cache()
     xs, seeds = jl.grid(), range(4321, 4321 + args.seeds)
     ys = jl.linear_target(xs)
-    print(f"2x + 3, {args.seeds} seeds: 2/lambda_max, median [min, max] over the seeds, and over"
-          " the measured first divergence (the\nsmallest rate where a seed diverged): the median,"
-          " the min, and per seed (the median of 2/lambda over the seed's own)")
+    print(f"2x + 3, {args.seeds} seeds. 2/lambda_max over the seeds: median [min, max]; then over"
+          " the measured first\ndivergence (the smallest rate where a seed diverged): median, min,"
+          " and seed (each seed's over its own)")
     for h in args.hidden:
         net, starts = sweep.seed_networks(seeds, (1, h, 1), 100, 1, rng="tutorial")
         table = sweep.train_sweep(net, xs, ys, starts, LRS, batchsize=1)
         hit, first = sweep.diverged(table), sweep.divergence_lr(table)
+        if first is None or first == LRS[0]:  # no edge inside the grid to predict
+            print(f"hidden {h}: {'no seed' if first is None else 'a seed at every rate'} diverged")
+            continue
         own = np.where(hit.any(0), LRS[np.argmax(hit, axis=0)], np.nan)  # each seed's first
         i = np.flatnonzero(LRS < first)[-1]  # the largest rate where no seed diverged
         lam = full(net, xs, ys)
