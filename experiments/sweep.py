@@ -41,11 +41,13 @@ WRITES = ("Writes into --out (process 0 only), all together once the run has suc
 
 class Sweep(NamedTuple):
     """A table, NumPy on every process: lrs (L,); errors (L, seeds), the final full-grid J
-    (NaN or inf: diverged); nonfinite_step (L, seeds), as `TrainResult`'s."""
+    (NaN or inf: diverged); nonfinite_step (L, seeds), as `TrainResult`'s; params: the trained
+    networks, leaves (L, seeds, ...)."""
 
     lrs: np.ndarray
     errors: np.ndarray
     nonfinite_step: np.ndarray
+    params: jl.Net | None = None
 
 
 def seed_networks(seeds, sizes, steps, batchsize, *, activation=None, rng="jax"):
@@ -79,7 +81,7 @@ def _sweep(net, xs, ys, starts, lrs, *, batchsize, grads=jl.autodiff_grads, mesh
                                 learning_rate=jnp.repeat(lrs, starts.shape[0] // len(lrs)))
     r = jl.train_many(net, xs, ys, starts, batchsize=batchsize, optimizer=SGD, grads=grads,
                       opt_state=state, mesh=mesh)
-    return jax.vmap(lambda n: jl.mse(jl.forward(n, xs), ys))(r.params), r.nonfinite_step
+    return jax.vmap(lambda n: jl.mse(jl.forward(n, xs), ys))(r.params), r.nonfinite_step, r.params
 
 
 def train_sweep(net, xs, ys, starts, lrs, *, program=None, **settings):
@@ -90,7 +92,8 @@ def train_sweep(net, xs, ys, starts, lrs, *, program=None, **settings):
                                                              np.asarray(lrs, np.float32))
     if not _cli.wait(out)[0].is_fully_addressable:  # spread over processes: gather it all
         out = multihost_utils.process_allgather(out, tiled=True)
-    return Sweep(np.asarray(lrs), *(np.asarray(a).reshape(len(lrs), -1) for a in out))
+    rows = lambda a: np.asarray(a).reshape(len(lrs), -1, *a.shape[1:])  # noqa: E731
+    return Sweep(np.asarray(lrs), rows(out[0]), rows(out[1]), jax.tree.map(rows, out[2]))
 
 
 def diverged(table):
@@ -121,6 +124,32 @@ def divergence_lr(table, fraction=0.0):
     """The smallest lr at which more than `fraction` of the seeds diverged, or None."""
     hit = diverged(table).mean(axis=1) > fraction
     return float(np.min(table.lrs[hit])) if hit.any() else None
+
+
+_sharpness = jax.jit(jax.vmap(jl.sharpness, in_axes=(0, None, None)))  # K networks' lambda_max
+
+
+def stability(net, xs, ys, table):
+    """Where SGD should diverge, by curvature: gradient descent on a quadratic with curvature
+    lambda diverges beyond lr = 2 / lambda. 2 / lambda_max of the full-grid J (`jl.sharpness`),
+    median, min and max over the seeds, at initialisation (`net`, one per seed) and for the
+    networks `table` trained at the largest rate below its first divergence (every seed finite
+    there; None if there is none), beside that measured first divergence and the ratios of the
+    medians to it (None without one). One compiled call per network shape."""
+    first, n = divergence_lr(table), len(table.errors[0])
+    below = np.flatnonzero(table.lrs < (np.inf if first is None else first))
+    i = below[np.argmax(table.lrs[below])] if below.size else None
+    nets = net if i is None else jax.tree.map(lambda a, b: np.concatenate([a, b[i]]), net,
+                                              table.params)
+    lam = np.asarray(_sharpness(nets, xs, ys), np.float64)
+    edge = np.where(lam > 0, 2 / np.where(lam > 0, lam, 1), np.inf)  # lambda <= 0: no edge
+    spread = lambda e: dict(median=np.median(e), min=e.min(), max=e.max())  # noqa: E731
+    init = spread(edge[:n])
+    trained = None if i is None else spread(edge[n:]) | dict(lr=float(table.lrs[i]))
+    ratio = {k: None if p is None or first is None else p["median"] / first
+             for k, p in (("init", init), ("trained", trained))}
+    return dict(predicted_init=init, predicted_trained=trained, first_divergence=first,
+                ratio=ratio)
 
 
 def main(argv=None):
@@ -272,8 +301,10 @@ def _run_sweep(args):
                   for grid, (net, ys, starts, program) in runs.items()}
         w, b = jl.least_squares(xs, targets["2 sin x + 5"])
         line = float(jl.mse(xs @ w + b[None, :], targets["2 sin x + 5"]))
-        if lead:
-            findings = _findings(tables, seeds, line)
+        if lead:  # 2x + 3: where curvature says SGD diverges, beside where it did
+            edges = {g: stability(runs[g][0], xs, runs[g][1], t) for g, t in tables.items()
+                     if g[0] == "2x + 3"}
+            findings = _findings(tables, seeds, line, edges)
             _report(findings, args.steps, len(seeds))
             _save(out, args, seeds, tables, findings)
     if args.coordinator:
@@ -281,9 +312,10 @@ def _run_sweep(args):
     return 0
 
 
-def _findings(tables, seeds, line):
+def _findings(tables, seeds, line, edges):
     """Per grid: the rates that restore it (median and every seed), where divergence starts,
-    how many diverged, the best network; across grids, the sine without activation's best."""
+    how many diverged, the best network, its `stability` (`edges`, else None); across grids,
+    the sine without activation's best."""
     grids = []
     for (target, activation, h), t in tables.items():
         errors = np.where(diverged(t), np.inf, t.errors)
@@ -291,7 +323,8 @@ def _findings(tables, seeds, line):
         best = dict(J=errors[i, j], lr=t.lrs[i], seed=seeds[j]) if errors[i, j] < np.inf else None
         grids.append(dict(target=target, activation=activation or "none", hidden=h,
                           restores=lr_range(t, GOAL), restores_every_seed=lr_range(t, GOAL, 1.0),
-                          divergence_lr=divergence_lr(t), diverged=diverged(t).sum(), best=best))
+                          divergence_lr=divergence_lr(t), diverged=diverged(t).sum(), best=best,
+                          stability=edges.get((target, activation, h))))
     linear = [g["best"]["J"] for g in grids if g["target"] == "2 sin x + 5"
               and g["activation"] == "none" and g["best"]]
     return dict(grids=grids, least_squares_J=line, sine_linear_lowest_J=min(linear, default=None),
@@ -316,6 +349,50 @@ def _report(findings, steps, n_seeds):
         print(f"2 sin x + 5 without activation: {verdict} below the least-squares line's J ="
               f" {ls:.6g};"
               f" the lowest is J = {low:.6g}")
+    edges = [g for g in findings["grids"] if g["stability"]]
+    spread = lambda p: f"{p['median']:.3g} [{p['min']:.3g}, {p['max']:.3g}]"  # noqa: E731
+    ratio = lambda r: "-" if r is None else f"{r:.2f}"  # noqa: E731
+    if edges:
+        print("\n2x + 3, where SGD should diverge: lr = 2/lambda_max of the full-grid J, median"
+              " [min, max] over seeds,\nat init and trained at the largest rate where no seed"
+              " diverged; ratio: median / the first rate where a seed diverged")
+        print(f"  {'hidden':>6}  {'at init':<26}{'ratio':>6}  {'trained (at lr)':<36}{'ratio':>6}"
+              f"{'diverges from lr':>18}")
+    for g in edges:
+        s, first = g["stability"], g["stability"]["first_divergence"]
+        trained = s["predicted_trained"]
+        at = f"{spread(trained)} ({trained['lr']:.3g})" if trained else "-"
+        print(f"  {g['hidden']:>6}  {spread(s['predicted_init']):<26}"
+              f"{ratio(s['ratio']['init']):>6}  {at:<36}{ratio(s['ratio']['trained']):>6}"
+              f"{'none' if first is None else f'{first:.3g}':>18}")
+
+
+def _edges(ax, grids):
+    """On a sweep's lower panel, a row per grid with `stability`, in its hidden size's colour:
+    2/lambda_max at init (open circle at the median, a bar from min to max) and trained
+    (diamond), and the rate where a seed first diverged (a tick)."""
+    from matplotlib.lines import Line2D
+
+    from jlinnet import plot
+
+    rows = [(plot.COLOURS[i % 9], g["stability"]) for i, g in enumerate(grids) if g["stability"]]
+    if not rows:
+        return
+    ax.get_gridspec().set_height_ratios((2.2, 1.3))  # room for the rows
+    marks = [dict(marker="o", mfc="white", label="2/λ_max at init: median, min to max"),
+             dict(marker="D", label="2/λ_max trained below the edge"),
+             dict(marker="|", ms=12, mew=2.5, label="first rate where a seed diverged")]
+    for (c, s), y in zip(rows, np.linspace(0.85, 0.2, len(rows))):
+        for p, dy, mark in ((s["predicted_init"], 0.05, marks[0]),
+                            (s["predicted_trained"], -0.05, marks[1])):
+            if p:
+                bar = [[p["median"] - p["min"]], [p["max"] - p["median"]]]
+                ax.errorbar(p["median"], y + dy, xerr=bar, color=c, ms=4, lw=1, capsize=2,
+                            **mark | dict(label=None))
+        if s["first_divergence"]:
+            ax.plot(s["first_divergence"], y, color=c, **marks[2] | dict(label=None))
+    ax.legend(handles=[Line2D([], [], color="0.3", linestyle="", **m) for m in marks],
+              loc="upper left", fontsize=7)
 
 
 def _json(value):
@@ -334,16 +411,15 @@ def _save(out, args, seeds, tables, findings):
     from jlinnet import plot
 
     curves, lrs = {}, next(iter(tables.values())).lrs
-    for (target, activation, h), t in tables.items():
-        curves.setdefault(target, {})[f"hidden {h}" + (f", {activation}" * bool(activation))] = \
-            t.errors
+    for (target, activation, h), t in tables.items():  # a colour per size, a dash per activation
+        curves.setdefault(target, {})[f"hidden {h}", activation or "no activation"] = t.errors
     title = f"{len(seeds)} seeds, {args.steps} steps, batch {args.batch_size}"
-    lines = {"sweep.png": ("2x + 3", dict(goal=(GOAL, f"J = {GOAL:g}"))), "sweep_sine.png": (
+    lines = {"sweep.png": ("2x + 3", dict(goal=(GOAL, "restored"))), "sweep_sine.png": (
         "2 sin x + 5", dict(floor=(findings["least_squares_J"], "least-squares line")))}
     for name, (target, line) in lines.items():
-        if target in curves:  # J above 100 (about to diverge: up to 1e38) off the chart
+        if target in curves:
             fig = plot.sweep(lrs, curves[target], title=f"f(x) = {target}: {title}", **line)
-            fig.axes[0].set_ylim(top=min(fig.axes[0].get_ylim()[1], 1e2))
+            _edges(fig.axes[1], [g for g in findings["grids"] if g["target"] == target])
             fig.savefig(out / name, dpi=110)
     grids = [g | dict(errors=t.errors, diverged=diverged(t), nonfinite_step=t.nonfinite_step)
              for g, t in zip(findings["grids"], tables.values())]
@@ -352,7 +428,12 @@ def _save(out, args, seeds, tables, findings):
         hidden=args.hidden, goal=GOAL, least_squares_J=findings["least_squares_J"],
         note="errors[i][j]: final full-grid J of the network with lrs[i] and seeds[j]; null where"
         " it diverged (diverged[i][j]; nonfinite_step[i][j] >= 0: the first step whose loss was"
-        " not finite, steps if only the final weights were)",
+        " not finite, steps if only the final weights were); stability (2x + 3 only, else null):"
+        " lr = 2/lambda_max of each seed's full-grid J (jl.sharpness), median, min and max over the"
+        " seeds, at initialisation (predicted_init) and for the networks trained at the largest"
+        " rate below first_divergence, where no seed diverged (predicted_trained, that rate as"
+        " lr); first_divergence: the smallest rate where a seed diverged; ratio: each median over"
+        " it",
         findings={k: v for k, v in findings.items() if k != "grids"}, grids=grids)))
     print("wrote " + ", ".join(str(p) for p in out.publish()))
 

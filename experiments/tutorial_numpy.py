@@ -141,12 +141,14 @@ def show_subplots(X, Y, before, after, path):
     matplotlib.use("Agg")  # no window: save the file
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True, layout="constrained")
     for ax, pred, when in zip(axes, (before, after), ("before", "after")):
         ax.plot(X, Y, color="black", linewidth=4, label="true function")
         ax.plot(X, pred, color="orange", linewidth=2, label="Net")
         ax.set_title(f"Net results {when} training")
+        ax.set_xlabel("x")
         ax.legend(loc="upper left")
+    axes[0].set_ylabel("y")
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

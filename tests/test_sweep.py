@@ -8,6 +8,7 @@ import jax
 import numpy as np
 import optax
 import pytest
+from jax.flatten_util import ravel_pytree
 
 import jlinnet as jl
 from experiments import sweep
@@ -101,6 +102,33 @@ def test_the_widest_passing_run_wins():
     assert sweep.lr_range(table, below=0.5) == (3.0, 4.0)
 
 
+def _edge(net):
+    """2 / lambda_max from the eigenvalues of the explicit Hessian: the route beside `sharpness`."""
+    theta, unravel = ravel_pytree(net)
+    hessian = jax.hessian(lambda t: jl.mse(jl.forward(unravel(t), X), Y))(theta)
+    return 2 / np.linalg.eigvalsh(np.asarray(hessian, np.float64)).max()
+
+
+def test_stability_is_2_over_lambda_at_init_and_just_below_the_first_divergence():
+    net, _ = sweep.seed_networks([0, 1], (1, 2, 1), S, 1)
+    rows = jax.tree.map(lambda a: np.stack([a, 0.5 * a, 2 * a]), net)  # stand-ins, (L, seeds)
+    table = sweep.Sweep(LRS, np.array([[0.1, 0.1], [0.1, 0.1], [np.nan, 0.1]]),
+                        np.array([[-1, -1], [-1, -1], [3, -1]]), rows)
+    s = sweep.stability(net, X, Y, table)
+    below = jax.tree.map(lambda a: a[1], rows)  # the rate below the first divergence, lrs[1]
+    for p, nets in ((s["predicted_init"], net), (s["predicted_trained"], below)):
+        edges = [_edge(jax.tree.map(lambda a: a[j], nets)) for j in range(2)]
+        np.testing.assert_allclose([p["min"], p["median"], p["max"]],
+                                   [min(edges), np.median(edges), max(edges)],
+                                   rtol=1e-2)  # 100 power iterations: 0.3% off where the top
+        # two eigenvalues lie close (6.35 and 6.70 for seed 1 at lrs[1])
+    assert s["predicted_trained"]["lr"] == LRS[1] and s["first_divergence"] == LRS[2]
+    assert s["ratio"]["init"] == pytest.approx(s["predicted_init"]["median"] / LRS[2])
+    table = table._replace(errors=np.ones((3, 2)), nonfinite_step=np.full((3, 2), -1))
+    s = sweep.stability(net, X, Y, table)  # nothing diverged: the largest rate, no ratio
+    assert s["predicted_trained"]["lr"] == LRS[2] and s["ratio"] == dict(init=None, trained=None)
+
+
 def _strict(text):
     def refuse(constant):
         raise ValueError(f"not strict JSON: {constant}")
@@ -134,6 +162,15 @@ def test_experiment_writes_its_table_and_states_its_findings(tmp_path, capsys):
     row = next(line for line in printed.splitlines() if line.startswith("  2x + 3"))
     assert row.split()[-2:] == [f"{edge:.3g}", "4"]  # diverges from lr, diverged (of 6)
     assert "none ends below the least-squares line's J = 0.330887" in printed
+    s = results["grids"][0]["stability"]  # 2x + 3 only
+    assert [g["stability"] for g in results["grids"][1:]] == [None, None]
+    assert s["first_divergence"] == edge and s["predicted_trained"]["lr"] < edge
+    for p in (s["predicted_init"], s["predicted_trained"]):
+        assert 0 < p["min"] <= p["median"] <= p["max"] < np.inf
+    assert all(np.isfinite(r) and r > 0 for r in s["ratio"].values())
+    row = printed.splitlines()[printed.splitlines().index(next(
+        line for line in printed.splitlines() if "hidden  at init" in line)) + 1].split()
+    assert row[0] == "2" and float(row[4]) == pytest.approx(s["ratio"]["init"], abs=0.005)
 
 
 @pytest.mark.parametrize("flags, message", [
