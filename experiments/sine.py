@@ -45,7 +45,7 @@ def _run(argv):
         title = "f(x) = 2 sin x + 5" + (f", {activation} between the layers" if activation else "")
         linear.save(out, run, linear.record(args, "2 sin x + 5", run, activation=args.activation),
                     title, {"least-squares line": run["xs"] @ w + b[None, :]},
-                    (error, "least-squares line, full-grid J"))
+                    (error, "least-squares line"))
     return 0
 
 
