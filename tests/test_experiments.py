@@ -303,8 +303,16 @@ def test_6_a_signal_is_one_line_130_and_out_as_it_was(tmp_path, stop):
     out = tmp_path / "out"
     previous = _previous_run(out)
     # Minutes of training: the signal comes long before the run could publish.
-    run = _experiment("--out", str(out), "--steps", "10000000", "--rng", "jax", "--no-cache",
-                      cwd=tmp_path)
+    # As from a terminal: the stop neither blocked nor ignored, whatever the full suite's
+    # worker left behind (a child inherits both; there the run ignored SIGINT and ended 0).
+    blocked = signal.pthread_sigmask(signal.SIG_UNBLOCK, [stop])
+    handler = signal.signal(stop, signal.default_int_handler)
+    try:
+        run = _experiment("--out", str(out), "--steps", "10000000", "--rng", "jax",
+                          "--no-cache", cwd=tmp_path)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        signal.signal(stop, handler)
     # The staging folder exists once the stop handler is in place: the state to signal in.
     # Polled for, never waited for by the clock: `HANG` only guards against a hang.
     deadline = time.monotonic() + HANG
