@@ -102,11 +102,15 @@ def test_the_widest_passing_run_wins():
     assert sweep.lr_range(table, below=0.5) == (3.0, 4.0)
 
 
+@jax.jit  # one program for every network of a shape, rather than each op eagerly
+def _hessian(net):
+    theta, unravel = ravel_pytree(net)
+    return jax.hessian(lambda t: jl.mse(jl.forward(unravel(t), X), Y))(theta)
+
+
 def _edge(net):
     """2 / lambda_max from the eigenvalues of the explicit Hessian: the route beside `sharpness`."""
-    theta, unravel = ravel_pytree(net)
-    hessian = jax.hessian(lambda t: jl.mse(jl.forward(unravel(t), X), Y))(theta)
-    return 2 / np.linalg.eigvalsh(np.asarray(hessian, np.float64)).max()
+    return 2 / np.linalg.eigvalsh(np.asarray(_hessian(net), np.float64)).max()
 
 
 def test_stability_is_2_over_lambda_at_init_and_just_below_the_first_divergence():

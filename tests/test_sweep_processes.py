@@ -1,5 +1,5 @@
 """The sweep across processes (`jax.distributed` on 127.0.0.1, 2 CPU devices each): the table
-of one process with 4 devices; a busy coordinator port refused; a process that dies or never
+of one process (this one); a busy coordinator port refused; a process that dies or never
 comes, and SIGTERM, each end every process with one last line and leave --out as it was.
 
 No verdict here waits on the clock: a test acts once a process has printed the line that
@@ -15,6 +15,8 @@ import socket
 import subprocess
 import sys
 
+from experiments import sweep
+
 HANG = 600  # seconds: a bound that only catches a hang, never a slow machine
 # 3 rates x 3 seeds = 9 networks per grid, padded by train_many to fill 4 devices; lr 3 diverges
 FLAGS = ["--hidden", "2", "--seeds", "3", "--lrs", "3", "--lr-min", "1e-3", "--lr-max", "3",
@@ -23,8 +25,8 @@ LONG = ["--steps", "10000000"]  # minutes of training: a run that is stopped lon
 REFUSED = "cannot serve the run there"
 
 
-def _start(out, *flags, devices=2):
-    env = dict(os.environ, JAX_NUM_CPU_DEVICES=str(devices), JAX_PLATFORMS="cpu")
+def _start(out, *flags):
+    env = dict(os.environ, JAX_NUM_CPU_DEVICES="2", JAX_PLATFORMS="cpu")
     return subprocess.Popen([sys.executable, "-m", "experiments.sweep", *FLAGS, "--out", str(out),
                              *flags], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
@@ -62,17 +64,20 @@ def _no_staging_left(root):
     assert not list(root.rglob(".jlinnet-staging-*"))
 
 
-def test_two_processes_give_the_table_of_one_process_and_a_busy_port_is_refused(tmp_path):
-    one = _start(tmp_path / "one", devices=4)
+def test_two_processes_give_the_table_of_one_process_and_a_busy_port_is_refused(tmp_path,
+                                                                                 capsys):
     p0, where = _coordinator(tmp_path / "p0", 2)
     # A second run on the port process 0 serves is refused, and never joins the first.
     status, _, err = _ends(_start(tmp_path / "other", *where, "--process-id", "0"))
     assert status == 2 and err.count("\n") == 1 and REFUSED in err, err
     p1 = _start(tmp_path / "p1", *where, "--process-id", "1")
-    (s, out, err), (s0, out0, err0), (s1, out1, err1) = map(_ends, (one, p0, p1))
-    assert [s, s0, s1] == [0, 0, 0], err + err0 + err1
-    assert "4 device(s) of 1 process(es)" in out and "4 device(s) of 2 process(es)" in out0
-    # The same programs on the same 4 devices: the same numbers, to the last digit written.
+    assert sweep.main([*FLAGS, "--out", str(tmp_path / "one")]) == 0  # meanwhile, in-process
+    out = capsys.readouterr().out
+    (s0, out0, err0), (s1, out1, err1) = map(_ends, (p0, p1))
+    assert [s0, s1] == [0, 0], err0 + err1
+    assert "1 device(s) of 1 process(es)" in out and "4 device(s) of 2 process(es)" in out0
+    # Each network is its own computation: on 1 device or on 4 of 2 processes, the same
+    # numbers, to the last digit written.
     assert (tmp_path / "one/results.json").read_text() == (tmp_path / "p0/results.json").read_text()
     assert _table(out) == _table(out0)
     results = json.loads((tmp_path / "p0/results.json").read_text())
@@ -87,18 +92,17 @@ def test_a_process_that_dies_ends_the_other_with_one_line(tmp_path):
     """Kill process 1's sweep (as an OOM kill would), or process 0's supervisor (its sweep
     follows); the other process ends with status 1 and a last line that says why."""
     runs = {}
-    for victim in (1, 0):
+    for victim in (1, 0):  # each killed once both joined: no run trains while the next starts
         p0, where = _coordinator(tmp_path / f"{victim}/p0", 2, "--timeout", "4", *LONG)
         p1 = _start(tmp_path / f"{victim}/p1", *where, "--process-id", "1")
         assert p1.stdout.readline().startswith("process 1: training its share")  # both joined
         runs[victim] = (p0, p1)
-    for victim, processes in runs.items():
         if victim == 1:  # the sweep, a child of the command started
-            child = subprocess.run(["pgrep", "-P", str(processes[1].pid)], capture_output=True,
+            child = subprocess.run(["pgrep", "-P", str(p1.pid)], capture_output=True,
                                    text=True).stdout.split()
             os.kill(int(child[0]), signal.SIGKILL)
         else:
-            processes[0].kill()
+            p0.kill()
     for victim, processes in runs.items():
         status, _, err = _ends(processes[1 - victim])
         last = err.splitlines()[-1]
