@@ -53,7 +53,8 @@ def least_squares(x: ArrayLike, y: ArrayLike) -> tuple[jax.Array, jax.Array]:
       (w, b): w: (in, out), b: (out,), like `affine_map`. Without a unique solution (a
       constant column of x, collinear columns): a ValueError for concrete arrays, NaN in a trace.
     """
-    dtype = jnp.result_type(checks.host(x), checks.host(y), checks.float_dtype(None))
+    x, y = checks.host(x), checks.host(y)  # converted on the host once
+    dtype = jnp.result_type(x, y, checks.float_dtype(None))
     x, y = checks.data("x", x, dtype), checks.data("y", y, dtype)
     if not 2 <= x.shape[0] == y.shape[0]:
         raise ValueError(f"x and y must have the same number of rows, at least 2, got shapes"
