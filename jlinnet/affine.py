@@ -13,10 +13,8 @@ from jlinnet.model import Net, check_net
 
 
 def affine_map(net: Net) -> tuple[jax.Array, jax.Array]:
-    """The one affine map a network without activation computes.
-
-    Composing affine layers gives an affine layer (tutorial, "Complicating the function"):
-    y = x @ W + b with
+    """The one affine map a network without activation computes: composing affine layers
+    gives an affine layer (tutorial, "Complicating the function"), y = x @ W + b with
 
         W = W1 W2 ... WL,    b = (...((b1 W2 + b2) W3 + b3) ...) WL + bL.
 
@@ -37,10 +35,9 @@ def affine_map(net: Net) -> tuple[jax.Array, jax.Array]:
 
 
 def least_squares(x: ArrayLike, y: ArrayLike) -> tuple[jax.Array, jax.Array]:
-    """The best affine map for J: the line no network without activation can beat.
-
-    Solves min_{w, b} 1/(2N) sum_i ||y_i - (x_i w + b)||^2 on centred, scaled data: with
-    x̄, ȳ the means and s the columns' RMS spread of x - x̄,
+    """The best affine map for J, the line no network without activation can beat: solves
+    min_{w, b} 1/(2N) sum_i ||y_i - (x_i w + b)||^2 on centred, scaled data; with x̄, ȳ the
+    means and s the columns' RMS spread of x - x̄,
 
         (X^T X) v = X^T (y - ȳ),  X = (x - x̄) / s,   w = v / s,   b = ȳ - x̄ w,
 

@@ -33,9 +33,8 @@ def manual_grads(net: Net, x: ArrayLike, y: ArrayLike) -> Net:
     """dJ/dweights by the tutorial's hand-derived backprop, for any depth.
 
     Args:
-      net: one `Net`, sizes (in, ..., out), without activation or with "tanh", "relu",
-        "sigmoid" (or jnp.tanh, jax.nn.relu, jax.nn.sigmoid): those have hand derivatives
-        here; use `autodiff_grads` for any other.
+      net: one `Net`, sizes (in, ..., out), without activation or with one of ACTIVATIONS
+        (by name or as jnp.tanh, jax.nn.relu, jax.nn.sigmoid); others: `autodiff_grads`.
       x: (B, in) inputs; y: (B, out) targets.
 
     Returns:
@@ -63,32 +62,22 @@ def manual_grads(net: Net, x: ArrayLike, y: ArrayLike) -> Net:
 
 
 def autodiff_grads(net: Net, x: ArrayLike, y: ArrayLike) -> Net:
-    """dJ/dweights by `jax.grad` of J(net) = mse(forward(net, x), y), for any activation.
-
-    Args:
-      net: one `Net`, sizes (in, ..., out).
-      x: (B, in) inputs; y: (B, out) targets.
-
-    Returns:
-      grads: a `Net` shaped like `net`, like `manual_grads`.
-    """
+    """dJ/dweights by `jax.grad` of J(net) = mse(forward(net, x), y), for any activation;
+    the arguments and result as in `manual_grads`."""
     x, y = batch(net, x, y, "autodiff_grads")
     return jax.grad(lambda n: J(apply(n, x), y))(net)
 
 
 def hidden_weight_grad(net: Net, x: ArrayLike, y: ArrayLike, i: int, j: int) -> jax.Array:
-    """The tutorial's per-element gradient of one hidden weight w_ij^(1).
-
-    For one hidden layer, one output and no activation, the tutorial's formula for
-    w_11^(1), for any (i, j):
+    """The tutorial's per-element gradient of one hidden weight (its w_11^(1), any i, j):
 
         dJ/dw_ij^(1) = 1/N sum_k -(y_k - y_k^p) * w_1i^(2) * x_kj
 
     Args:
       net: a `Net` without activation, sizes (in, hidden, 1).
       x: (B, in) inputs; y: (B, 1) targets.
-      i: the hidden neuron, 1 <= i <= hidden (1-based, as in the maths).
-      j: the input, 1 <= j <= in.
+      i, j: the hidden neuron 1 <= i <= hidden and the input 1 <= j <= in (1-based, as in
+        the maths).
 
     Returns:
       A scalar, equal to `autodiff_grads(net, x, y)[0].w[j - 1, i - 1]`.

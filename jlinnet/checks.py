@@ -1,10 +1,8 @@
-"""The boundary: what a value must be when it enters jlinnet, checked once, while tracing.
+"""The boundary: what a value must be where it enters jlinnet, checked once, while tracing.
 
-Each check reads only what a tracer knows (types, shapes, dtypes, settings), so it costs
-nothing per call under `jax.jit` and still fires inside a user's `jit`, `vmap` or `grad`.
-NumPy data is converted on the host first, where its integers are still exact: they never
-wrap to JAX's int32.
-"""
+Each check reads what a tracer knows (types, shapes, dtypes), so it costs nothing per call under
+`jax.jit` and fires inside a user's `jit`, `vmap` or `grad`. NumPy data is converted on the host
+first, where its integers are still exact: they never wrap to JAX's int32."""
 
 import numbers
 

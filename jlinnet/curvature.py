@@ -6,9 +6,8 @@ diverges beyond lr = 2 / lambda. For a network the largest eigenvalue of the Hes
 
     H = d^2 J / dtheta^2,    J(theta) = 1/(2N) sum_i ||y_i - net_theta(x_i)||^2
 
-plays that part. Batch-1 SGD sees one example's J at a time; its sharpness is this
-function with one row: `jax.vmap(lambda x, y: sharpness(net, x[None], y[None]))(xs, ys)`
-gives (N,) per-example lambda_max.
+plays that part; batch-1 SGD sees one example's J at a time:
+`jax.vmap(lambda x, y: sharpness(net, x[None], y[None]))(xs, ys)` is (N,) per example.
 """
 
 import jax
@@ -20,31 +19,25 @@ from jlinnet.loss import mse
 from jlinnet.model import Net, forward
 
 
-def sharpness(
-    net: Net, xs: ArrayLike, ys: ArrayLike, *, iters: int = 100, key: jax.Array | None = None
-) -> jax.Array:
+def sharpness(net: Net, xs: ArrayLike, ys: ArrayLike, *, iters: int = 100,
+              key: jax.Array | None = None) -> jax.Array:
     """The largest (most positive) eigenvalue lambda_max of the Hessian of J in the weights.
 
-    Power iteration on Hessian-vector products Hv = jvp(grad J)(theta; v), forward over
-    reverse, so H is never formed. Power iteration finds the eigenvalue of largest
-    magnitude, and H can have negative ones (the product W2 W1 makes J non-convex), so a
-    first run finds the dominant u, and a second iterates H + c I with the shift
-    c = (||Hu|| - u^T H u) / 2: 0 if lambda_max dominates, about |lambda_min| if
-    lambda_min does, so that lambda_max + c is the largest magnitude:
+    Power iteration on Hessian-vector products Hv = jvp(grad J)(theta; v), so H is never
+    formed. It finds the eigenvalue of largest magnitude, and H can have negative ones (W2 W1
+    makes J non-convex), so a first run finds the dominant u and a second iterates H + c I,
+    c = (||Hu|| - u^T H u) / 2 (0 if lambda_max dominates, about |lambda_min| if that does):
 
         v <- (H + c I) v / ||(H + c I) v||,    lambda_max = v^T H v
 
-    Pure: runs under `jit` (`iters` static) and `vmap`, e.g. K networks at once with
-    `jax.vmap(sharpness, in_axes=(0, None, None))`.
+    Pure: `jit` (`iters` static) and `vmap`, e.g. `jax.vmap(sharpness, in_axes=(0, None, None))`.
 
     Args:
-      net: one network (a `Net`); all its weights and biases are theta, P numbers.
+      net: one `Net`; its weights and biases are theta.
       xs: (N, in) inputs; ys: (N, out) targets (J's batch: the grid, or one row).
-      iters: Hessian-vector products per run (two runs; static). The error shrinks like
-        (max_i |lambda_i + c| / (lambda_max + c))^(2 iters) over the other eigenvalues:
-        slowly where the top two lie close.
-      key: the random start vector's key; None: `jax.random.key(0)`, the same start
-        every call.
+      iters: Hessian-vector products per run (static); the error shrinks like
+        (max_i |lambda_i + c| / (lambda_max + c))^(2 iters): slowly where the top two are close.
+      key: the random start vector's key; None: `jax.random.key(0)`.
 
     Returns:
       lambda_max: a scalar in the weights' dtype.

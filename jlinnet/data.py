@@ -21,7 +21,7 @@ def grid(n: int = 1000, low: float = -3.0, high: float = 3.0, *, dtype=None) -> 
     Args:
       n: number of points N (>= 1).
       low, high: the ends, both included; low < high, both finite in `dtype`.
-      dtype: a floating dtype; None: float32, or float64 under `jax_enable_x64`.
+      dtype: None (float32, float64 under `jax_enable_x64`) or a floating dtype.
 
     Returns:
       x: (N, 1), `np.linspace(low, high, n, dtype=dtype).reshape(-1, 1)`.
@@ -51,11 +51,8 @@ def sine_target(x: ArrayLike) -> jax.Array:
 
 
 def batch_starts(key: jax.Array, steps: int, n: int, batchsize: int) -> jax.Array:
-    """The batch schedule: one window start per step, uniform in [0, n - batchsize).
-
-    The JAX counterpart of the tutorial's `np.random.randint(0, 1000 - batchsize)` per
-    step; step t trains on rows `starts[t] : starts[t] + batchsize`. With batchsize = n
-    (the whole grid as one batch) every start is 0.
+    """The batch schedule, the tutorial's `np.random.randint(0, 1000 - batchsize)` per step:
+    step t trains on rows starts[t] : starts[t] + B, starts uniform in [0, n - B) (0 if B = n).
 
     Args:
       key: a JAX PRNG key (`jax.random.key(seed)`).

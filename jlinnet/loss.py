@@ -37,8 +37,7 @@ def mse(pred: ArrayLike, target: ArrayLike) -> jax.Array:
     """The tutorial's loss J = 1/(2N) sum_i ||y_i - y_i^p||^2.
 
     Args:
-      pred: (N, out) predictions y^p, N >= 1.
-      target: (N, out) targets y, the same shape exactly.
+      pred: (N, out) predictions y^p, N >= 1; target: (N, out) targets y, the same shape.
 
     Returns:
       J, a scalar in the inputs' float dtype; half precision is summed and returned in
@@ -48,13 +47,7 @@ def mse(pred: ArrayLike, target: ArrayLike) -> jax.Array:
 
 
 def mse_grad(pred: ArrayLike, target: ArrayLike) -> jax.Array:
-    """The exact gradient of `mse` in the prediction: dJ/dy^p = -(y - y^p) / N.
-
-    Args:
-      pred: (N, out) predictions y^p; target: (N, out) targets y.
-
-    Returns:
-      g: (N, out), the gradient the last layer's backward pass starts from.
-    """
+    """The exact gradient of `mse` in the prediction, dJ/dy^p = -(y - y^p) / N: (N, out),
+    where the last layer's backward pass starts; pred and target as in `mse`."""
     pred, target = _pair(pred, target)
     return -(target - pred) / pred.shape[0]

@@ -1,8 +1,7 @@
-"""The network: `Layer`, `Net` (layers plus the activation they carry), `init_mlp`, `forward`.
+"""The network: `Layer`, `Net` (layers and their activation), `init_mlp`, `forward`.
 
-Tutorial, "Neural network: theory" and classes `Linear` and `Net`. The maths is written
-column-first (z = W x + b); the code, like the tutorial's, is batch-first, so a layer holds
-the transposed matrix and computes
+Tutorial, "Neural network: theory", classes `Linear` and `Net`. The maths is column-first
+(z = W x + b); the code, like the tutorial's, is batch-first, so a layer holds W transposed:
 
     z = x @ w + b        x: (B, in), w: (in, out), b: (out,), z: (B, out)
 
@@ -28,8 +27,7 @@ class Layer(NamedTuple):
     b: jax.Array
 
 
-# name -> (f, f'), f' as a function of the pre-activation a: the derivatives `manual_grads`
-# knows by hand. Any other elementwise callable works with `jax.grad`.
+# name -> (f, f'(a)): the derivatives `manual_grads` knows by hand; `jax.grad` takes any f.
 ACTIVATIONS = {
     "tanh": (jnp.tanh, lambda a: 1 - jnp.tanh(a) ** 2),
     "relu": (jax.nn.relu, lambda a: (a > 0).astype(a.dtype)),
@@ -43,10 +41,10 @@ Activation: TypeAlias = str | Callable[[jax.Array], jax.Array] | None
 class Net:
     """A network: its layers (the pytree's leaves) and its activation (static metadata).
 
-    It reads like the tutorial's `Net`: `net[0]` is layer_1, `net[a:b]` a `Net` with the
-    same activation, `len(net)` the number of layers, `net(x)` its output. `jax.grad`, optax
-    and `jax.tree.map` see only the weights and give back a `Net` with the same activation.
-    K networks are one `Net` whose every weight has a leading axis K (`batch_shape` (K,)).
+    Like the tutorial's `Net`: `net[0]` is layer_1, `net[a:b]` a `Net` with the same
+    activation, `net(x)` its output. `jax.grad`, optax and `jax.tree.map` see the weights only
+    and give back a `Net` with the same activation. K networks are one `Net` with a leading
+    axis K on every weight (`batch_shape` (K,)).
 
     Attributes:
       layers: a tuple of `Layer`s whose sizes chain: layers[l].w: (..., n_l, n_{l+1}).
@@ -128,28 +126,24 @@ SCHEMES = {  # jax.nn.initializers, before the scale wscale
 
 def init_mlp(key: jax.Array, sizes: Sequence[int] = (1, 2, 1), *, activation: Activation = None,
              scheme: str = "gaussian", wscale: float = 1.0, dtype=None) -> Net:
-    """A new network with layer sizes `sizes`: the tutorial's `Net` of `Linear`s.
-
-    With the defaults this is the tutorial's `trainNet(2)` network: `Linear(1, 2)` then
-    `Linear(2, 1)`, w ~ N(0, 1) (`np.random.randn`), b = 0.
+    """A new network with layer sizes `sizes`; the defaults give the tutorial's `trainNet(2)`
+    network: `Linear(1, 2)` then `Linear(2, 1)`, w ~ N(0, 1) (`np.random.randn`), b = 0.
 
     Args:
       key: a JAX PRNG key (`jax.random.key(seed)`), split once per layer.
       sizes: (in, hidden..., out), at least two sizes, each >= 1.
-      activation: None (the tutorial's network), "tanh", "relu", "sigmoid" or an
-        elementwise callable, applied between layers.
+      activation: as `Net.activation`.
       scheme: "gaussian" (the tutorial's), "xavier_uniform", "xavier_normal" or "he", the
         `jax.nn.initializers` of those names; w = wscale * init(key, (in, out)), b = 0.
-      wscale: a finite factor > 0 on the initial weights.
-      dtype: the weights' floating dtype; None: float32, or float64 under x64.
+      wscale: a finite factor > 0 on the initial weights; dtype: None (float32, float64
+        under x64) or a floating dtype.
 
     Returns:
       A `Net` of len(sizes) - 1 layers; layer l has w: (sizes[l], sizes[l + 1]), b: (sizes[l + 1],).
     """
     dtype = checks.float_dtype(dtype)
     sizes = [checks.positive_int(f"sizes[{i}]", s) for i, s in enumerate(sizes)]
-    # NaN fails the wscale test too; the 100 leaves room for the largest draws
-    most = float(jnp.finfo(dtype).max) / 100
+    most = float(jnp.finfo(dtype).max) / 100  # room for the largest draws; NaN fails too
     if len(sizes) < 2 or scheme not in SCHEMES or not 0 < wscale < most:
         raise ValueError(f"init_mlp needs sizes (in, hidden..., out), scheme in {sorted(SCHEMES)}"
                          f" and 0 < wscale < {most:.3g} ({dtype}), got"
@@ -173,10 +167,8 @@ def apply(net: Net, x: jax.Array) -> jax.Array:
 
 
 def forward(net: Net, x: ArrayLike) -> jax.Array:
-    """The network's output: the tutorial's `Net.predict`, `Linear.forward` chained.
-
-    z^(l+1) = f(z^(l) @ w^(l) + b^(l)), with f the network's activation between layers and
-    none after the last: without an activation, exactly the tutorial's network.
+    """The network's output, the tutorial's `Net.predict`: z^(l+1) = f(z^(l) @ w^(l) + b^(l)),
+    f the activation between layers (none after the last; without one, the tutorial's net).
 
     Args:
       net: one `Net`, sizes (in, ..., out).

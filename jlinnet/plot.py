@@ -59,7 +59,7 @@ def _styles(k):
 
 
 def _quartiles(j, axis):
-    """(q1, median, q3) over `axis`, non-finite J as +inf: `jl.seed_quantile`'s definition."""
+    """(q1, median, q3) over `axis`, non-finite J counted as +inf."""
     return np.quantile(np.where(np.isfinite(j), j, np.inf), (.25, .5, .75), axis, method="higher")
 
 
@@ -118,16 +118,14 @@ def _log_axis(ax, which, values, minor=False):
 def before_after(x: ArrayLike, y: ArrayLike, before: Curves, after: Curves, *,
                  name: str = "Net", labels: Sequence[str] | None = None,
                  title: str | None = None, pyplot: bool = False) -> Figure:
-    """Two panels: the networks' predictions before and after training, over the truth.
+    """The tutorial's Figure 2: "Net results before training" and "... after training", the
+    predictions over the truth, in a `Figure` of two axes.
 
     Args:
       x, y: (N,) or (N, 1) the grid and the true function on it.
       before, after: (N,) or (N, 1) for one network (`name`), (K, N) or (K, N, 1) for K
         ("network 1" ..), or {label: (N,) or (N, 1)}; `labels` renames them.
-      title, pyplot: a title; True to show the figure with pyplot.
-
-    Returns:
-      A `Figure` with two axes, "Net results before training" and "... after training".
+      title, pyplot: a title; True to show the figure with pyplot (as every function here).
     """
     x, y = _array(x, grid=True), _array(y, grid=True)
     (fig, axes), handles = _figure((12, 4.2), pyplot, title, 1, 2, sharey=True), {}
@@ -148,18 +146,15 @@ def before_after(x: ArrayLike, y: ArrayLike, before: Curves, after: Curves, *,
 def loss_curve(losses: Curves, *, spread: bool = False, name: str = "batch loss",
                labels: Sequence[str] | None = None, floor: Reference = None,
                title: str | None = None, pyplot: bool = False) -> Figure:
-    """The batch loss J per step, log scale: a line per run (1000+ steps: a running mean over
-    a band of the batch losses), or with `spread` K runs' median (diverged = +inf) and quartiles.
+    """The batch loss J against the step, on a log axis: a line per run (1000+ steps: a
+    running mean over a band of the batch losses), or with `spread` K runs' median (diverged =
+    +inf) over their quartiles.
 
     Args:
       losses: (S,) or (K, S) batch losses, or {label: (S,)}; with `spread`, (K, S) or
         {label: (K, S)}, e.g. {"Adam": (256, S), "SGD": (256, S)}.
       name: the label of one run or group; labels: the curves' names, distinct as text.
       floor: a full-grid J, or (J, label), e.g. `(0.3309, "least-squares line")`.
-      title, pyplot: a title; True to show the figure with pyplot.
-
-    Returns:
-      A `Figure` with one axis: step on x, J on a log y axis.
     """
     groups = _named(losses, "losses", 1 + spread, name, labels)
     quartiles = {k: _quartiles(g, 0) for k, g in groups.items()} if spread else {}
@@ -219,18 +214,14 @@ def _run(ax, v, style, top):
 def sweep(lrs: ArrayLike, errors: Mapping[str | tuple[str, str], ArrayLike] | ArrayLike, *,
           floor: Reference = None, goal: Reference = None, title: str | None = None,
           pyplot: bool = False) -> Figure:
-    """The final J against the learning rate: the seeds' median (a diverged network counts as
-    +inf, as in `jl.seed_quantile`) over their quartiles; below, the fraction that diverged.
+    """The final J against the learning rate (log axes): the seeds' median (a diverged network
+    counts as +inf) over their quartiles; on a second axis below, the fraction that diverged.
 
     Args:
       lrs: (L,) positive learning rates, distinct in float32, in any order.
       errors: {label: (L, seeds)} or (L, seeds) final full-grid J, NaN or inf if diverged; a
         label (name, style), e.g. ("hidden 8", "tanh"): a colour per name, a dash per style.
       floor: the least-squares J or (J, label), shaded below; goal: a J or (J, label), dotted.
-      title, pyplot: a title; True to show the figure with pyplot.
-
-    Returns:
-      A `Figure` with two axes on one log learning-rate axis: J (log), fraction diverged.
     """
     items = errors if isinstance(errors, Mapping) else {"networks": errors}
     runs, lrs = list(_named(items, "errors", 2, "networks").values()), _array(lrs)
@@ -278,18 +269,15 @@ def _series(ax, low, lrs, keys, runs, quartiles, top):
 def collapse(x: ArrayLike, terms: ArrayLike, bias: float, y: ArrayLike,
              line: tuple[float, float], paths: Mapping[str, ArrayLike], *,
              title: str | None = None, pyplot: bool = False) -> Figure:
-    """Why a network without activations is a line: its neurons' terms w2_j z_j(x) and their sum
-    + b2; its map (w, b) in training over contours of J(w, b), a path leaving the view a cross.
+    """Why a network without activations is a line. Left (y against x): its neurons' terms
+    w2_j z_j(x) and their sum + b2; right (b against w): its map (w, b) in training over
+    contours of J(w, b), a path leaving the view ending at a cross.
 
     Args:
       x, y: (N,) or (N, 1) the grid and the target.
       terms: (N, H) w2_j z_j(x) for each hidden neuron j; bias: the output bias b2.
       line: (w, b) of the least-squares line (`jl.least_squares`).
       paths: {label: (T, 2)} the map (w, b) after 0 .. T-1 steps, e.g. {"lr 0.01": path}.
-      title, pyplot: a title; True to show the figure with pyplot.
-
-    Returns:
-      A `Figure` with two axes: y against x, b against w.
     """
     x, y, terms = _array(x, grid=True), _array(y, grid=True), _array(terms)
     w0, b0 = (float(v) for v in np.ravel(line))
@@ -342,17 +330,15 @@ def _plane(ax, x, y, w0, b0, paths):
 def animate(x: ArrayLike, y: ArrayLike, outputs: ArrayLike, losses: ArrayLike, *,
             steps: ArrayLike | None = None, title: str | None = None,
             interval: int = 100) -> FuncAnimation:
-    """The tutorial's Figure 2 frame by frame, with step and J. Save it whole: `anim.save(tmp,
-    writer="pillow")`, then `os.replace(tmp, path)`; 100 frames: about 0.43 MB, 4 s.
+    """The tutorial's Figure 2 frame by frame, with step and J: a `FuncAnimation` of T frames,
+    440 x 300 pixels. Save it whole: `anim.save(tmp, writer="pillow")`, then `os.replace(tmp,
+    path)`; 100 frames: about 0.43 MB, 4 s.
 
     Args:
       x, y: (N,) or (N, 1) the grid and the target.
       outputs: (T, N) or (T, N, 1) the network's output in each frame.
       losses: (T,) the J written in each frame; steps: (T,) its step, default 0 .. T-1.
       title: an optional title; interval: milliseconds per frame.
-
-    Returns:
-      A `matplotlib.animation.FuncAnimation` of T frames, 440 x 300 pixels.
     """
     x, y, outputs = _array(x, grid=True), _array(y, grid=True), _array(outputs, grid=True)
     steps = np.arange(len(losses)) if steps is None else np.asarray(steps)

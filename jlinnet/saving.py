@@ -1,9 +1,6 @@
-"""Networks on disk: `save` and `load` a `Net` as a `.npz` of named arrays, without pickle.
-
-The file holds one array per weight, `layer{l}.w` and `layer{l}.b` (the tutorial's
-layer_{l+1}), and `jlinnet`, a JSON header: the format, the number of layers and the
-activation. A stack of K networks (`train_many`) is saved and loaded the same way.
-"""
+"""Networks on disk: `save` and `load` a `Net` (one or K) as a `.npz`, without pickle: arrays
+`layer{l}.w`, `layer{l}.b` (the tutorial's layer_{l+1}) and `jlinnet`, a JSON header (format,
+number of layers, activation)."""
 
 import contextlib
 import json
@@ -27,17 +24,10 @@ def _activation_name(activation) -> str | None:
 
 
 def save(path: str | os.PathLike, net: Net) -> Path:
-    """Writes `net` to `path` (a `.npz` file) whole: a temporary file beside it, then a rename.
-
-    Args:
-      path: the file to write, in a folder that exists; replaced if it exists, through a
-        symbolic link to its target. Permissions as for any new file (0o666 & ~umask).
-      net: a `Net`, one or K; a callable activation is recorded by its name, so `load`
-        needs that function again.
-
-    Returns:
-      The path written (a link's target).
-    """
+    """Writes `net` (one or K; a callable activation by its name) to `path`, a `.npz` in a
+    folder that exists, whole: a temporary file beside it, then a rename. A symbolic link is
+    written through; the file's mode is any new file's (0o666 & ~umask). Returns the path
+    written."""
     check_net(net, stacked=None, fn="save")
     path = Path(os.path.realpath(path))
     if not path.parent.is_dir():
@@ -60,18 +50,15 @@ def load(path: str | os.PathLike, *, activation: Activation = None, dtype=None) 
 
     Args:
       path: the `.npz` file.
-      activation: only for a network saved with a callable activation: that function
-        again, matched by name (a named activation, or None, is read from the file).
-      dtype: cast the weights to this floating dtype; None: keep the saved one, which must
-        be one JAX has (float64 needs `jax_enable_x64`).
+      activation: only for a network saved with a callable activation: that function again,
+        matched by name (a named activation, or None, is read from the file).
+      dtype: cast the weights to this floating dtype; None: keep the saved one, which JAX
+        must have (float64 needs `jax_enable_x64`).
 
     Returns:
-      The `Net`, its weights as JAX arrays of the saved shapes.
-
-    Raises:
-      ValueError: the file is not a whole network saved by `save` (missing, damaged,
-        foreign, a header that does not match its arrays), or `activation`/`dtype` do not
-        fit it; the message says which.
+      The `Net`, JAX arrays of the saved shapes. Anything else (a missing, damaged or foreign
+      file, a header that does not match its arrays, an `activation` or `dtype` that does not
+      fit) is one `ValueError` that says which.
     """
     try:
         with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:

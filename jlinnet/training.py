@@ -1,9 +1,8 @@
 """Training: the tutorial's `Net.optimize` step, and a whole run as one compiled `lax.scan`.
 
-Tutorial, `trainNet`: for each step, take the window X[s : s + B], compute the batch error,
-backpropagate and update every weight, theta <- theta - lr dJ/dtheta (`optax.sgd(lr)`; any
-optax `GradientTransformation` works). K networks run the same step `vmap`ped over K inside
-the one scan over steps, network k with its own weights, schedule and optimizer state:
+Tutorial, `trainNet`: each step takes the window X[s : s + B], computes the batch error J,
+backpropagates and updates every weight, theta <- theta - lr dJ/dtheta (`optax.sgd(lr)`, or any
+optax transformation). K networks run that step `vmap`ped over K inside the same scan:
 
     theta^k_{t+1} = theta^k_t - lr_k * dJ/dtheta^k (x^k_t, y^k_t)      k = 0 .. K-1
 """
@@ -29,10 +28,9 @@ Grads = Callable[[Net, jax.Array, jax.Array], Net]
 
 
 class TrainResult(NamedTuple):
-    """A run's result (`train_many`: a leading K on each): the trained `params`; `losses`
-    (S,), the batch J before each update (what the tutorial prints); the final `opt_state`;
-    `nonfinite_step` () int32, the first step (0-based) whose loss is not finite, S if only
-    the final weights are (the last update overflowed), -1 if the run stayed finite."""
+    """A run's result (`train_many`: a leading K on each): the trained `params`; `losses` (S,),
+    the batch J before each update; the final `opt_state`; `nonfinite_step` () int32: the first
+    step (0-based) whose loss is not finite, S if only the final weights are, -1 if none."""
 
     params: Any
     losses: jax.Array
@@ -45,12 +43,11 @@ def train(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, batchsiz
           opt_state: optax.OptState | None = None) -> TrainResult:
     """Trains one network over the schedule `starts`, as one compiled `lax.scan`.
 
-    Step t cuts x = xs[s : s + B], y = ys[s : s + B] with s = starts[t], records J(net_t) on
-    them and applies `optimizer.update(grads(net_t, x, y))` (with `value=J` for an optimizer
-    that takes it, e.g. `optax.contrib.reduce_on_plateau`). A start outside [0, N - B], known
-    only when the program runs, is never clamped: its targets are NaN, so `nonfinite_step`
-    names that step. `batchsize`, `optimizer` and `grads` are static: a new optimizer object
-    compiles again, so sweep a rate through `opt_state` (`with_hyperparams`).
+    Step t cuts x, y = xs[s : s + B], ys[s : s + B] at s = starts[t], records J(net_t) and
+    applies `optimizer.update(grads(net_t, x, y))` (with `value=J` where the optimizer takes
+    it). A start outside [0, N - B] is never clamped: its targets are NaN, so `nonfinite_step`
+    names that step. `batchsize`, `optimizer` and `grads` are static (a new optimizer object
+    compiles again): sweep a rate through `opt_state` (`with_hyperparams`).
 
     Args:
       net: one `Net`, sizes (in, ..., out).
@@ -73,11 +70,9 @@ def train_many(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, bat
                opt_state: optax.OptState | None = None, mesh: Mesh | None = None) -> TrainResult:
     """Trains K networks in one compiled call: the numbers of K `train` calls.
 
-    For a learning rate per network, build the optimizer once and put the rates in its state:
-    `opt = optax.inject_hyperparams(optax.sgd)(learning_rate=0.01)`, `opt_state =
-    with_hyperparams(jax.vmap(opt.init)(net), learning_rate=lrs)` with lrs: (K,). With `mesh`
-    the networks are split over its devices (of one process or several): sharded over K when
-    the devices divide K, else padded inside and returned whole on every device.
+    A learning rate per network lives in the optimizer's state: `opt_state =
+    with_hyperparams(jax.vmap(opt.init)(net), learning_rate=lrs)`, lrs: (K,). With `mesh` the
+    networks are split over its devices (sharded over K; padded inside where K does not split).
 
     Args:
       net: a `Net` with a leading axis K on every weight (`net.batch_shape == (K,)`).
@@ -117,14 +112,11 @@ def _fit(net, xs, ys, starts, opt_state, *, batchsize, optimizer, grads, mesh, m
         raise ValueError(f"opt_state must match optimizer.init(net) (a state from another"
                          f" optimizer or network?), got {jax.tree.structure(opt_state)}")
     step = _step(xs, ys, batchsize, optimizer, grads)
-    if not many:
-        return _scan(step, net, opt_state, starts)
-    if mesh is None:
-        return _scan(jax.vmap(step), net, opt_state, starts)
-    return _sharded(jax.vmap(step), mesh, net, opt_state, starts)
+    step = jax.vmap(step) if many else step
+    return (_scan if mesh is None else partial(_sharded, mesh=mesh))(step, net, opt_state, starts)
 
 
-def _sharded(step, mesh, net, opt_state, starts):
+def _sharded(step, net, opt_state, starts, *, mesh):
     """The K networks' scan split over the devices of `mesh` (`jax.shard_map`)."""
     k = net.batch_shape[0]
     pad = -k % mesh.size  # copies of network 0 fill every device, dropped below
@@ -167,8 +159,8 @@ def _scan(step, net, opt_state, starts):
     zero = jnp.zeros_like(starts[..., 0])  # varies like the data inside shard_map
     carry = (net, opt_state, zero.astype(jnp.promote_types(net.layers[0].w.dtype, jnp.float32)),
              zero)
-    # Unrolled twice for one network, whose step costs about what the loop around it does
-    # (~20% faster); not for K networks a step, which have work enough (unrolled: 2x slower).
+    # Unrolled twice for one network, whose step costs about what the loop does (~20% faster);
+    # not for K networks, which have work enough (unrolled: 2x slower).
     (net, opt_state, _, count), losses = lax.scan(body, carry, jnp.moveaxis(starts, -1, 0),
                                                   unroll=1 if starts.ndim > 1 else 2)
     leaves, steps = jax.tree.leaves(net), starts.shape[-1]

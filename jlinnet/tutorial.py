@@ -1,11 +1,7 @@
-"""The tutorial's own random start, replayed from its NumPy seed.
-
-`trainNet` begins with `np.random.seed(4321)`, then each `Linear(insize, outsize)` draws
-`np.random.randn(insize, outsize)` in order (biases are zeros), then every step draws
-`np.random.randint(0, 1000 - batchsize)`. This module replays that stream with a private
-legacy `RandomState`, so a JAX run starts from exactly the tutorial's weights and sees exactly
-its batches. It is the one place in jlinnet that uses NumPy randomness.
-"""
+"""The tutorial's own random start, replayed from its NumPy seed: `trainNet` calls
+`np.random.seed(4321)`, each `Linear(insize, outsize)` draws `np.random.randn(insize, outsize)`
+(biases are zeros), then each step `np.random.randint(0, 1000 - batchsize)`. A private legacy
+`RandomState` replays that stream: jlinnet's one use of NumPy randomness."""
 
 from collections.abc import Sequence
 
@@ -28,8 +24,7 @@ def tutorial_setup(sizes: Sequence[int], steps: int, batchsize: int, seed: int =
       seed: the NumPy seed (the tutorial's 4321), 0 <= seed < 2**32.
       n: grid points N (the tutorial's 1000), 2 <= n < 2**31.
       activation: the network's activation (the tutorial's: None).
-      dtype: the weights' floating dtype (NumPy draws float64; cast); None: float32, or
-        float64 under x64.
+      dtype: the weights' floating dtype (cast from NumPy's float64), as in `init_mlp`.
 
     Returns:
       (net, starts): a `Net` with w = randn(in, out) and b = 0 per layer, and starts: (S,)
@@ -46,6 +41,5 @@ def tutorial_setup(sizes: Sequence[int], steps: int, batchsize: int, seed: int =
                    for n_in, n_out in zip(sizes[:-1], sizes[1:]))
     net = Net(layers, activation)
     check_net(net, fn="tutorial_setup")
-    # One randint per step; drawing them with size=steps gives the same stream.
     starts = rng.randint(0, n - batchsize, size=steps).astype(np.int32)
     return jax.device_put((net, starts))
