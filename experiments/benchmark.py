@@ -154,7 +154,8 @@ def main(argv=None):
 def _run(argv):
     p = _cli.parser("benchmark", __doc__, WRITES)
     p.add_argument("--quick", action="store_true", help="fewer steps and repeats (about 25 s)")
-    p.add_argument("--k", type=_cli.positive_int, default=1024, help="networks per train_many")
+    p.add_argument("--k", type=_cli.positive_int, default=1024,
+                   help="networks trained at once by train_many (default 1024)")
     p.add_argument("--repeats", type=_cli.positive_int, help="timed rounds, the best reported"
                    " (default 5 per step, 7 per call and for struct-of-arrays; --quick: 2, 3)")
     p.add_argument("--json", metavar="PATH", type=_cli.out_path, help="also write the tables here")
