@@ -1,16 +1,9 @@
 """The tutorial's network as written, in NumPy: the reference jlinnet is checked against.
 
-Its `Linear`, `Net`, `Error` and `trainNet`, with the lines the text lost filled
-in from the formulas above them (`Linear.backward`, `Net.backward`, the rest of
-`Net.optimize`), and `epochs` read as `steps`. The only other changes: `Net.optimize`
-returns the error instead of printing it (`train_net` prints it, as the tutorial
-does, unless `verbose=False`), and `train_net` takes the data and returns the net
-instead of plotting.
-
-Run it: `python -m experiments.tutorial_numpy` (the tutorial's `trainNet(2, steps=100,
-batchsize=1)` on 2x + 3); it saves the tutorial's before/after figure (`showSubplots`) into
---out as `python -m experiments.linear` does: the NumPy + matplotlib baseline for the
-whole-process timings in the README. Its flags are checked as the other experiments' are.
+Its `Linear`, `Net`, `Error` and `trainNet`, with the lines the text lost filled in from the
+formulas above them, `epochs` read as `steps`, and the error returned instead of printed.
+`python -m experiments.tutorial_numpy` runs `trainNet(2, steps=100, batchsize=1)` on 2x + 3 and
+saves the before/after figure with matplotlib: the NumPy baseline for the README's run timings.
 """
 
 import numpy as np
@@ -34,11 +27,8 @@ class Linear:
     def __init__(self, insize, outsize, name=None):
         self.w = np.random.randn(insize, outsize)
         self.b = np.zeros((outsize,))
-
         self.inData = None
         self.data = None
-        self.grad = None
-
         self.name = name
 
     def __call__(self, data):
@@ -47,14 +37,11 @@ class Linear:
     def forward(self, data):
         self.inData = data
         self.data = np.dot(data, self.w) + self.b
-
         return self.data
 
-    def backward(self, grad):
+    def backward(self, grad):  # lost from the text: dJ/dW = inData^T grad, passes grad W^T back
         self.grad = grad
-        delta = np.dot(grad, self.w.T)
-
-        return delta
+        return np.dot(grad, self.w.T)
 
     def update(self, lr=0.1):
         self.w -= np.dot(self.inData.T, self.grad) * lr
@@ -74,10 +61,9 @@ class Net:
     def append(self, layer):
         self.layers.append(layer)
 
-    def backward(self, grad):
+    def backward(self, grad):  # lost from the text: through the layers in reverse
         for layer in self.layers[::-1]:
             grad = layer.backward(grad)
-
         return grad
 
     def update(self, lr):
@@ -87,16 +73,13 @@ class Net:
     def predict(self, data):
         for layer in self.layers:
             data = layer.forward(data)
-
         return data
 
-    def optimize(self, data, target, lr):
+    def optimize(self, data, target, lr):  # returns the error the tutorial prints
         prediction = self(data)
-
         error = Error.value(target, prediction)
         self.backward(Error.grad(target, prediction))
         self.update(lr)
-
         return error
 
 
@@ -109,52 +92,21 @@ def grid():
 
 
 def train_net(size, steps=1000, batchsize=10, learnRate=1e-2, X=None, f=linear, verbose=True):
-    """The tutorial's `trainNet`: seed 4321, Linear(1, size), Linear(size, 1), SGD on windows.
-
-    Returns:
-      (net, errors): the trained `Net` and the batch error of each step (before its update).
-    """
+    """The tutorial's `trainNet`, returning (net, the error of each step) instead of plotting."""
     X = grid() if X is None else X
     np.random.seed(4321)
-
     net = Net()
     net.append(Linear(insize=1, outsize=size, name="layer_1"))
     net.append(Linear(insize=size, outsize=1, name="layer_2"))
-
     errors = []
     for _ in range(steps):
         idx = np.random.randint(0, X.shape[0] - batchsize)
         x = X[idx : idx + batchsize]
         y = f(x).astype(np.float32)
-
         errors.append(net.optimize(x, y, learnRate))
         if verbose:
             print(f"Simple net error {errors[-1]}")
-
     return net, np.asarray(errors)
-
-
-def show_subplots(X, Y, before, after, path):
-    """The tutorial's `Utils.showSubplots` with pyplot, saved instead of shown."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no window: save the file
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True, layout="constrained")
-    for ax, pred, when in zip(axes, (before, after), ("before", "after")):
-        ax.plot(X, Y, color="black", linewidth=4, label="true function")
-        ax.plot(X, pred, color="orange", linewidth=2, label="Net")
-        ax.set_title(f"Net results {when} training")
-        ax.set_xlabel("x")
-        ax.legend(loc="upper left")
-    axes[0].set_ylabel("y")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-WRITES = ("Writes before_after.png (the tutorial's Figure 2, drawn by pyplot) into --out once"
-          " the run has succeeded.")
 
 
 def main(argv=None):
@@ -163,22 +115,32 @@ def main(argv=None):
 
 
 def _run(argv):
-    p = _cli.parser("tutorial_numpy", __doc__, WRITES)
+    p = _cli.parser("tutorial_numpy", __doc__, "Writes before_after.png (the tutorial's Figure 2)"
+                    " into --out once the run has succeeded.")
     _cli.tutorial_flags(p)
     p.add_argument("--out", type=_cli.out_path, default="results/tutorial_numpy",
                    help="folder for the figure (made if missing; default results/tutorial_numpy)")
     args = p.parse_args(argv)
     with _cli.Staged(args.out) as out:
         X = grid()
-        np.random.seed(4321)  # train_net seeds again: the same start, for the "before" panel
-        before = Linear(args.hidden, 1).forward(Linear(1, args.hidden).forward(X))
+        before, _ = train_net(args.hidden, steps=0, X=X)  # the same start, not trained
         with np.errstate(over="ignore", invalid="ignore"):  # a diverged run is one line, below
-            net, _ = train_net(args.hidden, args.steps, args.batch_size, args.lr, X)
-            error = Error.value(linear(X), net(X))
+            after, _ = train_net(args.hidden, args.steps, args.batch_size, args.lr, X)
+            error = Error.value(linear(X), after(X))
         print(f"Full-grid error after training {error}")
         if not np.isfinite(error):
             raise _cli.Failure(f"the run diverged; try a smaller --lr than {args.lr:g}")
-        show_subplots(X, linear(X), before, net(X), out / "before_after.png")
+        from matplotlib.figure import Figure  # showSubplots, saved instead of shown
+
+        fig = Figure(figsize=(11, 4.2), layout="constrained")
+        axes = fig.subplots(1, 2, sharey=True)
+        for ax, net, when in zip(axes, (before, after), ("before", "after")):
+            ax.plot(X, linear(X), color="black", linewidth=4, label="true function")
+            ax.plot(X, net(X), color="orange", linewidth=2, label="Net")
+            ax.set(title=f"Net results {when} training", xlabel="x")
+            ax.legend(loc="upper left")
+        axes[0].set_ylabel("y")
+        fig.savefig(out / "before_after.png", dpi=110)
         print("wrote " + ", ".join(str(path) for path in out.publish()))
     return 0
 

@@ -2,13 +2,16 @@ import functools
 import json
 import math
 import re
+from unittest import mock
 
 from experiments import benchmark
 
 
 def test_quick_benchmark_prints_and_writes_the_table(tmp_path, monkeypatch, capsys):
-    # Every row, as few steps as show it: the tables' shape is the point, not the timings.
-    monkeypatch.setattr(benchmark, "QUICK_STEPS", dict.fromkeys(benchmark.CONFIGS, (3, 3, 3, 3)))
+    # Every row, fewest steps, tutorial-sized nets (fewer compiles): the shape is the point.
+    configs = {name: (2, 1, lr, steps) for name, (_, _, lr, steps) in benchmark.CONFIGS.items()}
+    monkeypatch.setattr(benchmark, "CONFIGS", configs)
+    monkeypatch.setattr(benchmark, "QUICK_STEPS", dict.fromkeys(configs, (3, 3, 3, 3)))
     monkeypatch.setattr(benchmark, "PER_CALL_STEPS", (1, 3))
     monkeypatch.setattr(benchmark, "soa", functools.partial(benchmark.soa, steps=3))
     path = tmp_path / "made" / "benchmark.json"
@@ -34,10 +37,7 @@ def test_quick_benchmark_prints_and_writes_the_table(tmp_path, monkeypatch, caps
 
 
 def test_a_benchmark_cut_short_writes_nothing(tmp_path, monkeypatch, capsys):
-    def measure(**kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(benchmark, "measure", measure)
+    monkeypatch.setattr(benchmark, "measure", mock.Mock(side_effect=KeyboardInterrupt))
     assert benchmark.main(["--quick", "--json", str(tmp_path / "benchmark.json")]) == 130
     err = capsys.readouterr().err
     assert err == "python -m experiments.benchmark: interrupted; nothing was written\n"
