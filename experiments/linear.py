@@ -11,11 +11,10 @@ import functools
 
 from experiments import _cli
 
-WRITES = ("Writes into --out, all together once the run has succeeded: before_after.png (the"
-          " tutorial's Figure 2{fig}), loss.png (the batch error J per step, both routes{floor}),"
-          " losses.npz (those losses, arrays manual_grads and autodiff_grads), network.npz (the"
-          " trained network: jlinnet.load reads it) and results.json (the flags, the numbers"
-          " printed, and these files' names).")
+WRITES = ("Writes into --out, together once the run has succeeded: before_after.png (the"
+          " tutorial's Figure {fig}), loss.png (each route's batch J per step{floor}), losses.npz"
+          " (those losses: manual_grads, autodiff_grads), network.npz (jlinnet.load reads it) and"
+          " results.json (the flags, the numbers printed, the files' names).")
 ROUTES = {"manual_grads": "hand backprop", "autodiff_grads": "jax.grad + optax"}
 FRAMES = 100  # at most about this many frames in training.gif, points on a collapse path
 SMALLER = "fewer --steps or a smaller --hidden"
@@ -27,7 +26,7 @@ def main(argv=None):
 
 
 def _run(argv):
-    args = parse("linear", __doc__, argv, WRITES.format(fig="", floor=""), "2x + 3")
+    args = parse("linear", __doc__, argv, WRITES.format(fig="2", floor=""), "2x + 3")
     with _cli.Staged(args.out) as out:
         run = train(args)
         print(f"learned affine map: {line(run['numbers']['affine_map'])}   (true: y = 2 x + 3)")

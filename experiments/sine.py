@@ -10,8 +10,10 @@ form on the same grid; the run prints both maps and their full-grid errors J. Wi
 
 from experiments import _cli, linear
 
-WRITES = linear.WRITES.format(fig="'s Figure 4, with the least-squares line",
-                              floor=", with the least-squares line's J as a floor")
+WRITES = linear.WRITES.format(fig="4, with the least-squares line",
+                              floor=", with the least-squares line's J as a floor") + (
+    " Without an activation also collapse.png: the hidden neurons' lines, and the map (w, b)"
+    " along training at three learning rates.")
 
 
 def main(argv=None):
