@@ -97,9 +97,10 @@ def _program(target, hidden, steps, batchsize, activation, fit_line, animate):
         trained, before = results["autodiff_grads"].params, jl.forward(net, xs)
         gaps = jax.tree.map(lambda a, b: jnp.max(jnp.abs(a - b)),
                             *(r.params for r in results.values()))
-        numbers = dict(initial_error=jl.mse(before, ys), final_error=jl.mse(
-            after["autodiff_grads"], ys), manual_final_error=jl.mse(after["manual_grads"], ys),
-            max_param_difference=jnp.max(jnp.stack(jax.tree.leaves(gaps))))
+        numbers = dict(initial_error=jl.mse(before, ys),
+                       final_error=jl.mse(after["autodiff_grads"], ys),
+                       manual_final_error=jl.mse(after["manual_grads"], ys),
+                       max_param_difference=jnp.max(jnp.stack(jax.tree.leaves(gaps))))
         out = dict(xs=xs, ys=ys, before=before, after=after, results=results, numbers=numbers)
         if activation is None:
             w, b = jl.affine_map(trained)
@@ -116,8 +117,8 @@ def _program(target, hidden, steps, batchsize, activation, fit_line, animate):
             out["terms"] = (xs @ w1 + b1[None]) * trained[1].w[:, 0][None]  # w2_j z_j: (N, H)
             edge = 2 / jl.sharpness(net, xs, ys)  # where full-batch GD would start to diverge
             rates = jnp.stack([lr, edge, 3 * edge])
-            out["paths"] = (rates, edge, jax.vmap(lambda r: along(r, lambda n: jnp.concatenate(
-                [a.ravel() for a in jl.affine_map(n)])))(rates))
+            point = lambda n: jnp.concatenate([a.ravel() for a in jl.affine_map(n)])  # noqa: E731
+            out["paths"] = (rates, edge, jax.vmap(lambda r: along(r, point))(rates))  # (w, b)
         return out
 
     return jax.jit(run)
