@@ -47,7 +47,7 @@ def checked(convert, ok, need):
 
     def check(text):
         with contextlib.suppress(ValueError):
-            if (value := convert(text)) is not None and ok(value):
+            if ok(value := convert(text)):
                 return value
         raise argparse.ArgumentTypeError(f"must be {need}, got {text!r}")
 
@@ -55,7 +55,7 @@ def checked(convert, ok, need):
 
 
 positive_int = checked(int, lambda v: v >= 1, "an integer >= 1")
-positive_float = checked(float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+positive_float = checked(float, lambda v: 0 < v < math.inf, "a finite number > 0")
 seed = checked(int, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)")
 batch_size = checked(int, lambda v: 1 <= v < GRID_POINTS,
                      f"an integer in [1, {GRID_POINTS - 1}] (a window of the grid's {GRID_POINTS})")
@@ -146,11 +146,10 @@ def free_memory():
     """Bytes free: RAM available, and what `ulimit -v` leaves (Linux; elsewhere unknown: inf)."""
     with contextlib.suppress(OSError, ImportError):
         import resource  # Unix only
-        with open("/proc/meminfo") as f:
-            free = next(int(line.split()[1]) * 1024 for line in f if "MemAvailable" in line)
+        free = int(Path("/proc/meminfo").read_text().split("MemAvailable:")[1].split()[0]) * 1024
         if (limit := resource.getrlimit(resource.RLIMIT_AS)[0]) != resource.RLIM_INFINITY:
-            with open("/proc/self/statm") as f:  # the address space in use, in pages
-                free = min(free, limit - int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE"))
+            pages = int(Path("/proc/self/statm").read_text().split()[0])  # address space in use
+            free = min(free, limit - pages * os.sysconf("SC_PAGE_SIZE"))
         return free
     return math.inf
 

@@ -10,8 +10,10 @@ form on the same grid; the run prints both maps and their full-grid errors J. Wi
 
 from experiments import _cli, linear
 
-WRITES = linear.WRITES.format(fig="'s Figure 4, with the least-squares line",
-                              floor=", with the least-squares line's J as a floor")
+WRITES = linear.WRITES.format(fig="4, with the least-squares line",
+                              floor=", with the least-squares line's J as a floor") + (
+    " Without an activation also collapse.png: the hidden neurons' lines, and the map (w, b)"
+    " along training at three learning rates.")
 
 
 def main(argv=None):
@@ -20,32 +22,24 @@ def main(argv=None):
 
 
 def _run(argv):
-    args = linear.parse("sine", __doc__, argv, WRITES, ("--activation", dict(
+    args = linear.parse("sine", __doc__, argv, WRITES, "2 sin x + 5", ("--activation", dict(
         choices=("none", "tanh", "relu", "sigmoid"), default="none",
         help="activation between the layers (tutorial: none)")))
-    activation = None if args.activation == "none" else args.activation
     with _cli.Staged(args.out) as out:
-        import jlinnet as jl
-
-        _cli.use_compilation_cache(args.no_cache)
-        run = linear.whole_run(args, jl.sine_target, activation, fit_line=True,
-                               animate=args.animate)
-        w, b, error = run["least_squares"]
-        if activation is None:
-            print(f"the network's affine map: {linear.line(*run['affine_map'])}"
-                  f"   J = {run['final_error']:.6g}")
-        print(f"least-squares line:       {linear.line(w, b)}   J = {error:.6g}")
-        if activation is None:
+        run = linear.train(args, fit_line=True)
+        final, fit = run["numbers"]["final_error"], run["numbers"]["least_squares"]
+        if args.activation == "none":
+            print(f"the network's affine map: {linear.line(run['numbers']['affine_map'])}"
+                  f"   J = {final:.6g}")
+        print(f"least-squares line:       {linear.line(fit)}   J = {fit['error']:.6g}")
+        if args.activation == "none":
             print("without an activation the network is one affine map, so its J can never go"
-                  f" below the line's {error:.6g}; training can only approach it (near-full"
-                  " batches get there: --batch-size 999 --steps 2000 --lr 0.1)")
+                  f" below the line's {fit['error']:.6g}; training can only approach it"
+                  " (near-full batches get there: --batch-size 999 --steps 2000 --lr 0.1)")
         else:
-            print(f"with {activation} between the layers the network is no longer affine:"
-                  f" J = {run['final_error']:.6g} against the best line's {error:.6g}")
-        title = "f(x) = 2 sin x + 5" + (f", {activation} between the layers" if activation else "")
-        linear.save(out, run, linear.record(args, "2 sin x + 5", run, activation=args.activation),
-                    title, {"least-squares line": run["xs"] @ w + b[None, :]},
-                    (error, "least-squares line"))
+            print(f"with {args.activation} between the layers the network is no longer affine:"
+                  f" J = {final:.6g} against the best line's {fit['error']:.6g}")
+        linear.save(out, args, run)
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Tests named `test_<n>_...` are the numbered cases of issue 8 (what an adversarial user did to
 the experiments), each with the behaviour it must now have. Runs are in-process and tiny
-(`--steps 5`, compiled once per flag set); a subprocess only where a process is the point.
+(`--steps 5`, compiled once per shape); a subprocess only where a process is the point.
 """
 
 import contextlib
@@ -14,18 +14,20 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import jax
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from PIL import Image
 
 import jlinnet as jl
 from experiments import _cli, benchmark, linear, sine, tutorial_numpy
 
-KEYS = {"target", "hidden", "steps", "batch_size", "lr", "seed", "rng", "initial_error",
-        "final_error", "manual_final_error", "max_param_difference"}
+KEYS = {"target", "activation", "hidden", "steps", "batch_size", "lr", "seed", "rng",
+        "initial_error", "final_error", "manual_final_error", "max_param_difference", "files"}
 FILES = ["before_after.png", "loss.png", "losses.npz", "network.npz", "results.json"]
 TINY = ("--steps", "5")
 HANG = 600  # seconds: a bound that only catches a hang, never a slow machine
@@ -46,7 +48,6 @@ def _one_line(capsys, *parts):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert all(part in err for part in parts), err
-    return err
 
 
 def _previous_run(out):
@@ -54,7 +55,7 @@ def _previous_run(out):
     out.mkdir(parents=True)
     for name in FILES:
         (out / name).write_text(f"previous {name}")
-    return {name: f"previous {name}" for name in FILES}
+    return _contents(out)
 
 
 def _contents(out):
@@ -71,9 +72,8 @@ def test_linear_default_run_restores_the_line(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == FILES
     assert all((out / name).read_bytes()[:4] == b"\x89PNG" for name in FILES[:2])
     results = _results(out)
-    assert KEYS | {"affine_map"} <= set(results)
-    assert results["final_error"] < 1e-2  # the tutorial: 100 steps restore the line
-    assert results["final_error"] < results["initial_error"]
+    assert KEYS | {"affine_map"} == set(results) and sorted(results["files"]) == FILES
+    assert results["final_error"] < 1e-2 < results["initial_error"]  # 100 steps restore it
     assert abs(results["affine_map"]["w"] - 2) < 0.05 and abs(results["affine_map"]["b"] - 3) < 0.05
     assert results["max_param_difference"] < 1e-5
     printed = capsys.readouterr().out
@@ -82,110 +82,79 @@ def test_linear_default_run_restores_the_line(tmp_path, capsys):
     _no_staging_left(tmp_path)
 
 
-def test_same_flags_write_the_same_results(tmp_path):
-    flags = ("--steps", "5", "--rng", "jax", "--seed", "7", "--batch-size", "4")
-    assert _run(linear, tmp_path / "a", *flags) == 0 and _run(linear, tmp_path / "b", *flags) == 0
-    assert (tmp_path / "a/results.json").read_bytes() == (tmp_path / "b/results.json").read_bytes()
-    assert _results(tmp_path / "a")["rng"] == "jax" and _results(tmp_path / "a")["seed"] == 7
-
-
-@pytest.mark.parametrize("flags", [(), ("--batch-size", "999", "--steps", "300", "--lr", "0.1"),
-                                   ("--rng", "jax", "--steps", "5", "--animate")])
-def test_sine_never_beats_its_least_squares_line_and_draws_its_collapse(tmp_path, flags):
-    from PIL import Image
-
+@pytest.mark.parametrize("flags", [
+    ("--batch-size", "999", "--steps", "300", "--lr", "0.1", "--rng", "jax"),  # reaches the line
+    ("--activation", "tanh", "--hidden", "16", "--steps", "2000", "--batch-size", "32", "--lr",
+     "0.05"),  # beats it
+])
+def test_sine_against_its_least_squares_line_and_from_its_files(tmp_path, flags):
     assert _run(sine, tmp_path, *flags) == 0
     results = _results(tmp_path)
-    assert KEYS | {"activation", "affine_map", "least_squares"} <= set(results)
-    line = results["least_squares"]
+    line, final = results["least_squares"], results["final_error"]
     assert abs(line["w"] - 0.6896) < 1e-3 and abs(line["b"] - 5) < 1e-3
-    assert results["final_error"] >= line["error"] * (1 - 1e-5)
-    if flags and flags[0] == "--batch-size":  # near-full batches reach the line
-        assert results["final_error"] < line["error"] * 1.001
-    files = results["files"]
-    assert (tmp_path / files["collapse"]).read_bytes()[:4] == b"\x89PNG"
-    if "--animate" in flags:
-        with Image.open(tmp_path / files["animation"]) as gif:
-            assert gif.format == "GIF" and gif.n_frames == 6  # before training, then every step
-
-
-def test_sine_with_an_activation_beats_the_line_and_reloads_from_its_files(tmp_path):
-    flags = ("--activation", "tanh", "--hidden", "16", "--steps", "2000", "--batch-size", "32",
-             "--lr", "0.05")
-    assert _run(sine, tmp_path, *flags) == 0
-    results = _results(tmp_path)
-    assert results["activation"] == "tanh" and "affine_map" not in results
-    assert results["final_error"] < 0.5 * results["least_squares"]["error"]
-    assert results["max_param_difference"] < 1e-3  # manual_grads applies tanh' like jax.grad
+    if "tanh" in flags:  # no longer affine: far below the line; manual_grads applies tanh'
+        assert "affine_map" not in results and "collapse.png" not in results["files"]
+        assert final < 0.5 * line["error"] and results["max_param_difference"] < 1e-3
+    else:  # one affine map: never below the line; near-full batches reach it
+        assert KEYS | {"affine_map", "least_squares"} == set(results) and results["rng"] == "jax"
+        assert line["error"] * (1 - 1e-5) <= final < line["error"] * 1.001
+        assert (tmp_path / "collapse.png").read_bytes()[:4] == b"\x89PNG"
     # The per-step losses of both routes and the trained network, named in results.json.
-    losses = np.load(tmp_path / results["files"]["losses"])
+    losses = np.load(tmp_path / "losses.npz")
     assert sorted(losses.files) == ["autodiff_grads", "manual_grads"]
-    assert losses["autodiff_grads"].shape == (2000,)
+    assert losses["autodiff_grads"].shape == (results["steps"],)
     np.testing.assert_allclose(*(losses[k][:30] for k in losses.files), rtol=1e-5)  # float32
-    net = jl.load(tmp_path / results["files"]["network"])
-    assert net.activation == "tanh" and net[0].w.shape == (1, 16)
+    net = jl.load(tmp_path / "network.npz")
+    assert net.activation == (None if "tanh" not in flags else "tanh")
+    assert net[0].w.shape == (1, results["hidden"])
     x = jl.grid()
-    np.testing.assert_allclose(jl.mse(jl.forward(net, x), jl.sine_target(x)),
-                               results["final_error"], rtol=1e-5)
+    np.testing.assert_allclose(jl.mse(jl.forward(net, x), jl.sine_target(x)), final, rtol=1e-5)
 
 
-def test_1_a_failed_run_never_removes_files_it_did_not_write(tmp_path, monkeypatch, capsys):
-    # Run A makes --out's folders; while it trains, run B fills --out; then A diverges.
-    out = tmp_path / "made" / "by" / "runs"
-    real = linear.whole_run
+@pytest.mark.parametrize("flags, status", [(("--seed", "1"), 0), (("--lr", "0.75"), 1)])
+def test_1_a_run_publishes_whole_and_never_removes_another_s_files(tmp_path, monkeypatch, capsys,
+                                                                   flags, status):
+    # While run A trains, run B (seed 2) makes --out's folders and publishes into them; then
+    # A publishes (its files, whole, not a mix with B's) or fails (B's files stay, whole):
+    # with --lr 0.75 the full-grid J overflows (y = 3.2e22 x + 4.6e22), every batch J finite.
+    out, alone = tmp_path / "made" / "by" / "runs", tmp_path / "alone"
+    assert _run(linear, alone, *TINY, *(flags if status == 0 else ("--seed", "2"))) == 0
+    real, inner = linear.train, [out]
 
-    def whole_run(args, *rest, **kwargs):
-        if args.lr == 0.75:  # run A: run B to the end first
-            assert _run(linear, out, *TINY) == 0
-        return real(args, *rest, **kwargs)
+    def train(*args, **kwargs):
+        if inner:  # run A: run B to the end first
+            assert _run(linear, inner.pop(), *TINY, "--seed", "2") == 0
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(linear, "whole_run", whole_run)
-    assert _run(linear, out, *TINY, "--lr", "0.75") == 1
-    assert sorted(p.name for p in out.iterdir()) == FILES and _results(out)["lr"] == 0.01
-    _one_line(capsys, "not finite")
-    _no_staging_left(tmp_path)
-
-
-def test_1_of_two_runs_on_one_out_the_last_to_publish_wins_whole(tmp_path, monkeypatch):
-    alone, out = tmp_path / "alone", tmp_path / "out"
-    assert _run(linear, alone, *TINY, "--seed", "1") == 0
-    real = linear.whole_run
-
-    def whole_run(args, *rest, **kwargs):
-        if args.seed == 1:  # run A: run B (seed 2) publishes while A trains
-            assert _run(linear, out, *TINY, "--seed", "2") == 0
-        return real(args, *rest, **kwargs)
-
-    monkeypatch.setattr(linear, "whole_run", whole_run)
-    assert _run(linear, out, *TINY, "--seed", "1") == 0
-    for name in FILES:  # A's three files, not a mix with B's
+    monkeypatch.setattr(linear, "train", train)
+    assert _run(linear, out, *TINY, *flags) == status
+    assert sorted(p.name for p in out.iterdir()) == FILES
+    for name in FILES:  # the same flags write the same bytes
         assert (out / name).read_bytes() == (alone / name).read_bytes(), name
+    if status:
+        _one_line(capsys, "final_error is not finite: the run diverged; try a smaller --lr than"
+                  " 0.75\n")
+    _no_staging_left(tmp_path)
 
 
 def test_1_concurrent_publishes_leave_one_run_s_files(tmp_path):
     out = tmp_path / "out"
     for round_ in range(20):
-        stages = [_cli.Staged(out).__enter__() for _ in "AB"]
-        for tag, staged in zip("AB", stages):
-            for name in FILES:
-                (staged / name).write_text(f"{tag}{round_}")
-        start = threading.Barrier(2)
-        threads = [threading.Thread(target=lambda s=s: (start.wait(), s.publish())) for s in stages]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        for staged in stages:
-            staged.__exit__(None, None, None)
+        with _cli.Staged(out) as a, _cli.Staged(out) as b, ThreadPoolExecutor(2) as pool:
+            for tag, staged in (("A", a), ("B", b)):
+                for name in FILES:
+                    (staged / name).write_text(f"{tag}{round_}")
+            start = threading.Barrier(2)
+            list(pool.map(lambda staged: (start.wait(), staged.publish()), (a, b)))
         assert len(set(_contents(out).values())) == 1  # all A's or all B's
     _no_staging_left(tmp_path)
 
 
-def test_2_a_diverged_run_is_a_failure_and_json_is_strict(tmp_path, capsys):
-    # The full-grid error overflows (the map is y = 3.2e22 x + 4.6e22) while every batch
-    # loss and parameter is finite.
-    assert _run(linear, tmp_path / "out", "--steps", "5", "--lr", "0.75") == 1
-    _one_line(capsys, "final_error", "is not finite", "try a smaller --lr than 0.75")
+def test_2_4_an_overflow_in_the_last_update_is_step_S_and_json_is_strict(tmp_path, capsys):
+    # Every batch loss is finite (step S of S); the full-grid J alone overflowing: test_1.
+    assert _run(linear, tmp_path / "out", "--steps", "1", "--lr", "4.3e37") == 1
+    _one_line(capsys, "error: the update of step 1 of 1 made the parameters non-finite"
+              " (autodiff_grads route); try a smaller --lr than 4.3e+37\n")
     assert not (tmp_path / "out").exists()
     with pytest.raises(ValueError):
         _cli.write_json(tmp_path / "x.json", {"final_error": float("inf")})
@@ -209,13 +178,17 @@ def _fail_on_second(monkeypatch, target, name, error, root):
     monkeypatch.setattr(target, name, fake)
 
 
-@pytest.mark.parametrize("where", ["savefig", "replace"])  # writing, or publishing
-@pytest.mark.parametrize("error, status, message", [
-    (OSError(errno.ENOSPC, "No space left on device"), 1, "No space left on device"),
-    (KeyboardInterrupt(), 130, "interrupted"),  # Ctrl-C, in-process
+@pytest.mark.parametrize("where, error, status, message", [  # writing, or publishing
+    ("savefig", OSError(errno.ENOSPC, "No space left on device"), 1, "No space left on device"),
+    ("replace", OSError(errno.ENOSPC, "No space left on device"), 1, "No space left on device"),
+    ("savefig", KeyboardInterrupt(), 130, "interrupted"),  # Ctrl-C, in-process
+    ("replace", KeyboardInterrupt(), 130, "interrupted"),
+    ("savefig", MemoryError(), 1, "out of memory; nothing was written; try fewer --steps or a"
+     " smaller --hidden"),
+    ("replace", RuntimeError("RESOURCE_EXHAUSTED: 12 GB"), 1, "out of memory"),  # XLA's
 ])
-def test_3_a_run_cut_short_leaves_out_as_it_was(tmp_path, monkeypatch, capsys, where, error,
-                                                status, message):
+def test_3_5_a_run_cut_short_leaves_out_as_it_was(tmp_path, monkeypatch, capsys, where, error,
+                                                  status, message):
     out = tmp_path / "out"
     previous = _previous_run(out)
     _fail_on_second(monkeypatch, Figure if where == "savefig" else os, where, error, tmp_path)
@@ -225,68 +198,50 @@ def test_3_a_run_cut_short_leaves_out_as_it_was(tmp_path, monkeypatch, capsys, w
     _no_staging_left(tmp_path)
 
 
-def test_3_a_full_disk_leaves_out_as_it_was(tmp_path, capsys):
-    disk = tmp_path / "disk"
+@contextlib.contextmanager
+def _full_disk(disk, size, leave):
+    """A tmpfs of `size` at `disk`, filled but for about `leave` bytes; None where this machine
+    cannot mount one (it needs root)."""
     disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)],
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)],
                       capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root); the monkeypatched cases stand in")
+        yield None
+        return
     try:
-        previous = _previous_run(disk / "out")
-        _fill(disk, leave=40_000)  # less than the figures take
-        assert _run(linear, disk / "out", *TINY) == 1
-        _one_line(capsys, "No space left on device")
-        assert _contents(disk / "out") == previous
-        _no_staging_left(disk)
+        with open(disk / "filler", "wb") as f, contextlib.suppress(OSError):
+            f.write(b"\0" * (os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize - leave))
+        yield disk
     finally:
         subprocess.run(["umount", str(disk)], check=True)
 
 
-def _fill(disk, leave):
-    """Fills the filesystem of `disk` but for about `leave` bytes."""
-    with open(disk / "filler", "wb") as f, contextlib.suppress(OSError):
-        f.write(b"\0" * (os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize - leave))
-
-
-def test_4_an_overflow_in_the_last_update_is_step_S(tmp_path, capsys):
-    assert _run(linear, tmp_path, "--steps", "1", "--lr", "4.3e37") == 1
-    err = _one_line(capsys, "the update of step 1 of 1 made the parameters non-finite")
-    assert "step 2" not in err
-
-
-@pytest.mark.parametrize("flags", [("--hidden", "3000000"), ("--steps", "1000000000")])
-def test_5_a_run_that_cannot_fit_is_refused_before_running(tmp_path, monkeypatch, capsys, flags):
-    monkeypatch.setattr(_cli, "free_memory", lambda: 4 * 2**30)
-    monkeypatch.setattr(jl, "tutorial_setup", None)  # no start may be made, nothing run
-    assert _run(linear, tmp_path / "out", *flags) == 1
-    _one_line(capsys, "this run needs about", "GiB of memory and 4.0 GiB is free", "try fewer")
-    assert not (tmp_path / "out").exists()
-
-
-@pytest.mark.parametrize("error", [MemoryError(), RuntimeError("RESOURCE_EXHAUSTED: 12 GB")])
-def test_5_running_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys, error):
-    def whole_run(*args, **kwargs):
-        raise error
-
-    monkeypatch.setattr(linear, "whole_run", whole_run)
-    assert _run(sine, tmp_path / "out", *TINY) == 1
-    _one_line(capsys, "out of memory", "try fewer --steps or a smaller --hidden")
+def test_3_a_full_disk_leaves_out_as_it_was(tmp_path, capsys):
+    with _full_disk(tmp_path / "disk", "256k", leave=60_000) as disk:  # less than figures take
+        if disk is None:
+            pytest.skip("cannot mount a tmpfs here; the monkeypatched cases stand in")
+        previous = _previous_run(disk / "out")
+        assert _run(linear, disk / "out", *TINY) == 1
+        _one_line(capsys, "No space left on device")
+        assert _contents(disk / "out") == previous
+        _no_staging_left(disk)
 
 
 def _experiment(*flags, cwd, env=os.environ, **popen):
-    """`python -m experiments.linear FLAGS` in `cwd`, another folder: the package as installed,
-    or as PYTHONPATH names it (so that a worktree's tests run the worktree's code)."""
+    """`python -m experiments.linear FLAGS` in `cwd`: the package as installed, or as
+    PYTHONPATH names it (so that a worktree's tests run the worktree's code)."""
     return subprocess.Popen([sys.executable, "-m", "experiments.linear", *flags], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
 
 
-def test_5_a_run_too_big_for_ulimit_v_is_refused_not_hung(tmp_path):
+def test_5_a_run_that_cannot_fit_is_refused_before_running(tmp_path):
     # As the issue ran it: `ulimit -v 6000000` (a shell, as preexec_fn is unsafe with threads).
+    # The tutorial's start for 1e9 steps would not fit either: refused before it is made.
     run = subprocess.run(["sh", "-c", 'ulimit -v 6000000 && exec "$0" "$@"', sys.executable, "-m",
-                          "experiments.linear", "--rng", "jax", "--steps", "1000000000"],
+                          "experiments.linear", "--steps", "1000000000"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=HANG)
     assert run.returncode == 1 and run.stderr.count("\n") == 1, run.stderr
-    assert "this run needs about" in run.stderr and "GiB of memory and" in run.stderr
+    assert "this run needs about" in run.stderr and "GiB is free; try fewer --steps" in run.stderr
+    assert list(tmp_path.iterdir()) == []  # no folder made
 
 
 def test_experiments_import_without_unix_only_modules():
@@ -360,7 +315,6 @@ def test_6_a_stop_counts_until_publishing_begins(tmp_path, when, status, content
 
 BAD_FLAGS = [
     (linear, ("--steps", "0"), "argument --steps: must be an integer >= 1, got '0'"),
-    (linear, ("--hidden", "0"), "argument --hidden: must be an integer >= 1, got '0'"),
     (linear, ("--batch-size", "0"), "argument --batch-size: must be an integer in [1, 999]"),
     (sine, ("--batch-size", "1000"), "argument --batch-size: must be an integer in [1, 999]"),
     (sine, ("--lr", "inf"), "argument --lr: must be a finite number > 0, got 'inf'"),
@@ -370,9 +324,7 @@ BAD_FLAGS = [
     (linear, ("--out", ""), "argument --out: must be a path, got ''"),  # case 7
     (sine, ("--out", "{file}/sub"), "--out: cannot write into {file}/sub (Not a directory)"),
     (tutorial_numpy, ("--hidden", "0"), "argument --hidden: must be an integer >= 1"),  # case 9
-    (tutorial_numpy, ("--steps", "-5"), "argument --steps: must be an integer >= 1, got '-5'"),
     (tutorial_numpy, ("--lr", "nan"), "argument --lr: must be a finite number > 0, got 'nan'"),
-    (tutorial_numpy, ("--batch-size", "1000"), "argument --batch-size: must be an integer in"),
     (tutorial_numpy, ("--out", "{file}"), "--out: cannot write into {file} (Not a directory)"),
     (benchmark, ("--k", "0"), "argument --k: must be an integer >= 1, got '0'"),
     (benchmark, ("--repeats", "x"), "argument --repeats: must be an integer >= 1, got 'x'"),
@@ -387,7 +339,7 @@ def test_7_9_bad_flags_exit_2_with_one_line_before_any_work(tmp_path, monkeypatc
                                                              module, flags, message):
     names = dict(file=tmp_path / "file", dir=tmp_path)
     (tmp_path / "file").write_text("")
-    monkeypatch.setattr(linear, "whole_run", None)  # no work may start
+    monkeypatch.setattr(linear, "train", None)  # no work may start
     monkeypatch.setattr(benchmark, "measure", None)
     flags = [flag.format(**names) for flag in flags]
     if module is not benchmark and "--out" not in flags:
@@ -412,7 +364,8 @@ def test_9_tutorial_numpy_fails_a_diverged_run_and_writes_its_figure_whole(tmp_p
 def test_9_help_names_the_files_and_describes_every_flag(capsys, module, files):
     assert module.main(["--help"]) == 0
     text = capsys.readouterr().out
-    assert all(name in text for name in files) and "Exit status: 0 done, 1" in text
+    assert all(name in text for name in files)
+    assert "Exit status: 0 done, 1" in " ".join(text.split())  # wherever argparse wraps it
     options = text.split("options:\n")[1].split("\n\n")[0].splitlines()
     for i, line in enumerate(options):  # "  --flag VALUE   what it is" or the what on the next line
         if line.startswith("  -"):
@@ -448,24 +401,19 @@ def test_8_jax_compilation_cache_dir_is_honoured(tmp_path, cache_config):
 def test_8_10_from_any_folder_a_run_compiles_once_and_a_second_loads_it(tmp_path):
     # Run from tmp_path, with the package as installed (case 10), and with JAX's own cache
     # variable (case 8); if this machine can mount a tmpfs, the cache is on a full disk.
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    full = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
-                          capture_output=True).returncode == 0
-    if full:
-        _fill(disk, leave=10_000)  # less than the entry: JAX alone would write a truncated one
-    env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(disk / "cache"), JAX_LOG_COMPILES="1")
-    try:
-        runs = [_experiment("--steps", "5", "--out", "o", cwd=tmp_path, env=env).communicate()
-                for _ in range(2)]
-        assert runs[0][1].count("Finished XLA compilation") == 1, runs[0][1]  # one program
-        assert runs[0][0] == runs[1][0] and "o/network.npz, o/results.json\n" in runs[0][0]
-        assert not any("persistent compilation cache entry" in err for _, err in runs)
-        entries = list((disk / "cache").glob("*-cache")) if (disk / "cache").exists() else []
-        if full:  # skipped: nothing written, nothing to warn about later
-            assert not entries and runs[1][1].count("Finished XLA compilation") == 1
-        else:
-            assert entries and "Persistent compilation cache hit" in runs[1][1]
-    finally:
-        if full:
-            subprocess.run(["umount", str(disk)], check=True)
+    with _full_disk(tmp_path / "disk", "1m", leave=10_000) as full:  # less than the entry
+        cache = (full or tmp_path / "disk") / "cache"
+        env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(cache), JAX_LOG_COMPILES="1")
+        runs = [_experiment("--steps", "5", "--animate", "--out", "o", cwd=tmp_path,
+                            env=env).communicate() for _ in range(1 if full else 2)]
+        entries = list(cache.glob("*-cache")) if cache.exists() else []
+    out, err = runs[0]
+    assert err.count("Finished XLA compilation") == 1, err  # one program
+    assert "o/training.gif, o/results.json\n" in out
+    with Image.open(tmp_path / "o" / "training.gif") as gif:  # before training, every step
+        assert gif.format == "GIF" and gif.n_frames == 6
+    assert "persistent compilation cache entry" not in err
+    if full:  # skipped: nothing written (JAX alone would write a truncated entry), none to read
+        assert not entries
+    else:
+        assert entries and runs[1][0] == out and "Persistent compilation cache hit" in runs[1][1]
