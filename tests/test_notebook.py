@@ -25,7 +25,7 @@ def _kernel_env(tmp_path, monkeypatch):
     """A kernel spec of our own that runs this interpreter, the one pytest runs in, found first
     through JUPYTER_PATH; the kernel imports this checkout's jlinnet with this venv's packages.
     A user's kernels, IPython profile and Jupyter config play no part, and the kernel's
-    connection file and history go to tmp_path. The tests' own JAX setting applies."""
+    connection file and history go to tmp_path. The tests' rank promotion setting applies."""
     spec = tmp_path / "share" / "kernels" / KERNEL
     spec.mkdir(parents=True)
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
@@ -41,6 +41,9 @@ def _kernel_env(tmp_path, monkeypatch):
         # this is set; the directories above are set explicitly, so it changes nothing else.
         "JUPYTER_PLATFORM_DIRS": "1",
         "JAX_NUMPY_RANK_PROMOTION": "raise",  # as tests/conftest.py sets it for the tests
+        # fully optimized, as a reader's run that made the committed outputs: where 64 rates
+        # meet the divergence edge the last bits decide, and its long runs execute faster
+        "JAX_DISABLE_MOST_OPTIMIZATIONS": "0",
         # this checkout's jlinnet first, even where the venv's editable install is another's
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
