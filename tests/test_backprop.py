@@ -21,25 +21,32 @@ def _problem(sizes, activation=None, dtype=jnp.float32, batch=8, seed=0):
     return net, x, y
 
 
+@jax.jit
+def _forward_and_grads(net, x, y):
+    return jl.forward(net, x), *(route(net, x, y) for route in ROUTES.values())
+
+
 @pytest.mark.parametrize("sizes", SIZES)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_gradients_equal_the_numpy_backprop(sizes, activation):
-    """The matrix: sizes x activations x both gradient routes, against the oracle."""
-    both = jax.jit(lambda *a: tuple(route(*a) for route in ROUTES.values()))
-    _check_against_the_oracle(both, sizes, activation)
+def test_forward_and_gradients_equal_the_numpy_network(sizes, activation):
+    """The matrix: sizes x activations, forward and both gradient routes, against the oracle."""
+    _check_against_the_oracle(_forward_and_grads, sizes, activation)
 
 
-@pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_eager_gradients_equal_the_numpy_backprop(route, activation):
+def test_eager_forward_and_gradients_equal_the_numpy_network(activation):
     with jax.disable_jit():
-        _check_against_the_oracle(lambda *a: (ROUTES[route](*a),), (2, 5, 4, 3), activation)
+        _check_against_the_oracle(_forward_and_grads, (2, 5, 4, 3), activation)
 
 
 def _check_against_the_oracle(routes, sizes, activation):
     net, x, y = _problem(sizes, activation)
     want = ref.grads(ref.layers(net), np.asarray(x), np.asarray(y), activation)
-    for g in routes(net, x, y):
+    y_p, *grads = routes(net, x, y)
+    chex.assert_shape(y_p, (len(x), sizes[-1]))
+    np.testing.assert_allclose(y_p, ref.forward(ref.layers(net), x, activation)[0], rtol=1e-5,
+                               atol=1e-5)
+    for g in grads:
         chex.assert_trees_all_equal_shapes_and_dtypes(g, net)
         chex.assert_trees_all_close(tuple(tuple(layer) for layer in g), tuple(map(tuple, want)),
                                     rtol=1e-4, atol=1e-5)
