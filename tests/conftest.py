@@ -18,3 +18,19 @@ settings.register_profile("jlinnet", deadline=None, derandomize=True, database=N
                           print_blob=True)
 settings.load_profile("jlinnet")
 
+
+
+# The longest tests (measured: 7-25 s each, most of it in processes they start) run first, so
+# on few cores the last minute is not one of them running alone while the others wait; with
+# `--maxschedchunk 1` (pyproject) xdist deals them out one by one to whichever worker is free.
+LONGEST_FIRST = ("test_notebook.py::test_tutorial_notebook", "test_sweep_processes.py",
+                 "test_benchmark.py", "test_experiments.py::test_8_10", "test_sweep.py::test_exp",
+                 "test_training.py::test_spreads", "test_curvature.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        return next((i for i, name in enumerate(LONGEST_FIRST) if name in item.nodeid),
+                    len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: the rest keep their order
