@@ -33,7 +33,7 @@ def train_many(**changes):
 
 
 ROWS = {  # the mistake: (the call, the error, words the message must hold)
-    "a tuple of layers for a net": (lambda: jl.forward(tuple(NET), X), TypeError, "jl.Net(("),
+    "a tuple of layers for a net": (lambda: jl.forward(NET.layers, X), TypeError, "jl.Net(("),
     "int weights": (lambda: jl.forward(jax.tree.map(lambda a: a.astype(int), NET), X), TypeError,
                     "one floating dtype"),
     "layers that do not chain": (lambda: jl.forward(jl.Net((NET[0], NET[0])), X), ValueError,

@@ -28,13 +28,6 @@ def test_net_reads_like_the_tutorials_net_and_keeps_its_activation():
                                                                        ).batch_shape == (3,)
 
 
-@pytest.mark.parametrize("drop", [tuple, lambda net: net.layers, lambda net: list(net)])
-def test_the_activation_cannot_fall_off(drop):
-    net = _net(activation="tanh")
-    with pytest.raises(TypeError, match="must be a jlinnet.Net"):
-        jl.forward(drop(net), jl.grid(3))
-
-
 @pytest.mark.parametrize("scheme, std", [("gaussian", 1.0), ("xavier_normal", (1 / 64) ** 0.5),
                                          ("he", (2 / 64) ** 0.5), ("xavier_uniform", None)])
 def test_init_mlp_draws_from_the_scheme(scheme, std):
