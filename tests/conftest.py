@@ -25,7 +25,7 @@ settings.load_profile("jlinnet")
 # `--maxschedchunk 1` (pyproject) xdist deals them out one by one to whichever worker is free.
 LONGEST_FIRST = ("test_notebook.py::test_tutorial_notebook", "test_sweep_processes.py",
                  "test_benchmark.py", "test_experiments.py::test_8_10", "test_sweep.py::test_exp",
-                 "test_training.py::test_spreads", "test_curvature.py")
+                 "test_training.py::test_spreads")
 
 
 def pytest_collection_modifyitems(items):
