@@ -19,7 +19,6 @@ settings.register_profile("jlinnet", deadline=None, derandomize=True, database=N
 settings.load_profile("jlinnet")
 
 
-
 # The longest tests (measured: 7-25 s each, most of it in processes they start) run first, so
 # on few cores the last minute is not one of them running alone while the others wait; with
 # `--maxschedchunk 1` (pyproject) xdist deals them out one by one to whichever worker is free.
