@@ -11,9 +11,11 @@ import optax
 import pytest
 
 import jlinnet as jl
+from jlinnet import plot
 
 X, SGD = jl.grid(), optax.sgd(0.01)
 Y = jl.linear_target(X)
+LRS, E = np.array([1e-3, 1e-2, 1e-1, 1.0]), np.ones((4, 2))  # a sweep's rates, its (L, seeds) J
 NET, STARTS = jl.tutorial_setup((1, 2, 1), 5, 1)
 MISSING = Path(tempfile.gettempdir(), "jlinnet-no-such-folder")
 STACK = jax.tree.map(lambda a: jnp.stack([a, a]), NET)
@@ -31,7 +33,7 @@ def train_many(**changes):
 
 
 ROWS = {  # the mistake: (the call, the error, words the message must hold)
-    "a tuple of layers for a net": (lambda: jl.forward(tuple(NET), X), TypeError, "jl.Net(("),
+    "a tuple of layers for a net": (lambda: jl.forward(NET.layers, X), TypeError, "jl.Net(("),
     "int weights": (lambda: jl.forward(jax.tree.map(lambda a: a.astype(int), NET), X), TypeError,
                     "one floating dtype"),
     "layers that do not chain": (lambda: jl.forward(jl.Net((NET[0], NET[0])), X), ValueError,
@@ -82,6 +84,21 @@ ROWS = {  # the mistake: (the call, the error, words the message must hold)
                                     ValueError, "non-constant"),
     "save into a missing folder": (lambda: jl.save(MISSING / "net.npz", NET), ValueError,
                                    f"no folder {MISSING}"),
+    # figures that would merge curves, drop them, or draw them at another step
+    "too few labels": (lambda: plot.loss_curve(jnp.ones((2, 5)), labels=["a"]), ValueError,
+                       "losses: need 2 labels distinct as text, got ['a']"),
+    "a label twice": (lambda: plot.before_after(X, Y, Y, jnp.stack([Y, Y]), labels=["a", "a"]),
+                      ValueError, "after: need 2 labels distinct as text, got ['a', 'a']"),
+    "labels the same as text": (lambda: plot.loss_curve({0.1: Y, np.float32(0.1): Y}),
+                                ValueError, "got ['0.1', '0.1']"),
+    "a tuple label printed like a str": (lambda: plot.sweep(LRS, {("h", "a"): E, "('h', 'a')": E}),
+                                         ValueError, "errors: need 2 labels distinct"),
+    "rates the same in float32": (lambda: plot.sweep([0.1, np.float32(0.1)], E[:2]), ValueError,
+                                  "lrs (L,) distinct in float32"),
+    "errors not (L, seeds)": (lambda: plot.sweep(LRS, {"h": np.ones((5, 3))}), ValueError,
+                              "errors {label: (L, seeds)}, got [0.001"),
+    "frames that do not match": (lambda: plot.animate(X, Y, jnp.stack([Y] * 5), np.ones(4)),
+                                 ValueError, "one row per frame, got 5, 4, 4"),
 }
 
 

@@ -17,11 +17,15 @@ def _problem(sizes, activation, seed=0, n=12, offset=0.0):
     return net, xs, ys
 
 
+@jax.jit  # one program per shape, not one per operation
+def _hessian(net, xs, ys):
+    theta, unravel = ravel_pytree(net)
+    return jax.hessian(lambda t: jl.mse(jl.forward(unravel(t), xs), ys))(theta)
+
+
 def _eigenvalues(net, xs, ys):
     """The Hessian of J in the weights, formed whole (P x P), and its eigenvalues, ascending."""
-    theta, unravel = ravel_pytree(net)
-    hessian = jax.hessian(lambda t: jl.mse(jl.forward(unravel(t), xs), ys))(theta)
-    return np.linalg.eigvalsh(np.asarray(hessian))
+    return np.linalg.eigvalsh(np.asarray(_hessian(net, xs, ys)))
 
 
 @pytest.mark.parametrize("sizes, activation", [((1, 8, 1), None), ((3, 3, 1), "tanh")])

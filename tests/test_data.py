@@ -1,15 +1,14 @@
-"""data, loss, affine and tutorial: the small modules, each against an independent route."""
+"""data, loss and affine: the small modules, each against an independent route (the tutorial's
+start, `tutorial_setup`: replayed step for step in tests/test_training.py)."""
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 import jlinnet as jl
 from experiments import tutorial_numpy as tn
-from tests import reference as ref
 
 
 def test_grid_and_targets_are_the_tutorials():
@@ -52,26 +51,3 @@ def test_least_squares_equals_numpy(low):
     want = np.linalg.lstsq(np.hstack([x, np.ones_like(x)]), y, rcond=None)[0]
     np.testing.assert_allclose(w, want[:1], rtol=1e-4)  # the fitted lines agree on the data:
     np.testing.assert_allclose(x @ w + b[None], x @ want[:1] + want[1:], atol=1e-3)
-
-
-def test_the_sine_cannot_beat_the_least_squares_line():
-    x = jl.grid()
-    y = jl.sine_target(x)
-    net, starts = jl.tutorial_setup((1, 2, 1), 100, 1)
-    trained = jl.train(net, x, y, starts, batchsize=1, optimizer=optax.sgd(0.01)).params
-    w, b = jl.least_squares(x, y)
-    line = jl.mse(x @ w + b[None], y)
-    np.testing.assert_allclose(line, 0.330887, rtol=1e-4)
-    assert jl.mse(jl.forward(trained, x), y) >= line
-
-
-@pytest.mark.parametrize("size, batchsize", [(2, 1), (3, 10)])
-def test_tutorial_setup_replays_the_numpy_stream(size, batchsize):
-    net, starts = jl.tutorial_setup((1, size, 1), steps=50, batchsize=batchsize)
-    np.random.seed(4321)  # the tutorial's own calls, one after another
-    want = [tn.Linear(1, size), tn.Linear(size, 1)]
-    np.testing.assert_array_equal(starts, [np.random.randint(0, 1000 - batchsize)
-                                           for _ in range(50)])
-    for (w, b), layer in zip(ref.layers(net), want):
-        np.testing.assert_allclose(w, layer.w, rtol=1e-7)
-        np.testing.assert_array_equal(b, layer.b)

@@ -39,14 +39,14 @@ def test_replays_the_tutorials_numpy_network_step_for_step(grads, size, steps, b
         np.testing.assert_allclose(layer.b, want.b, rtol=2e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid"])
-def test_sgd_steps_equal_the_numpy_reference(activation):
-    net, starts = _stack(1, 20, 8, (1, 4, 1), activation)
-    net, starts = jax.tree.map(lambda a: a[0], (net, starts))
+@pytest.mark.parametrize("activation, batchsize, seed", [
+    (None, 3, 7), ("tanh", 8, 0), ("relu", 1, 2**32 - 1), ("sigmoid", 10, 12345)])
+def test_sgd_steps_equal_the_numpy_reference(activation, batchsize, seed):
+    net, starts = jl.tutorial_setup((1, 4, 1), 20, batchsize, seed=seed, activation=activation)
     ys = jl.sine_target(X)
-    result = jl.train(net, X, ys, starts, batchsize=8, optimizer=SGD)
+    result = jl.train(net, X, ys, starts, batchsize=batchsize, optimizer=SGD)
     params, losses = ref.sgd(ref.layers(net), np.asarray(X, np.float64), np.asarray(ys, np.float64),
-                             np.asarray(starts), 8, 0.01, activation)
+                             np.asarray(starts), batchsize, 0.01, activation)
     np.testing.assert_allclose(result.losses, losses, rtol=1e-4)
     chex.assert_trees_all_close(tuple(map(tuple, result.params)), tuple(map(tuple, params)),
                                 rtol=1e-4, atol=1e-6)
@@ -59,13 +59,6 @@ def test_jitted_training_equals_eager_training():
     with jax.disable_jit():
         eager = jl.train(net, X, Y, starts, batchsize=4, optimizer=SGD)
     chex.assert_trees_all_close(jitted, eager, rtol=1e-5, atol=1e-6)
-
-
-def test_restores_2x_plus_3_from_a_jax_key():
-    net = jl.init_mlp(jax.random.key(0), (1, 2, 1))
-    starts = jl.batch_starts(jax.random.key(1), steps=500, n=1000, batchsize=10)
-    w, b = jl.affine_map(jl.train(net, X, Y, starts, batchsize=10, optimizer=SGD).params)
-    np.testing.assert_allclose([w[0, 0], b[0]], [2, 3], atol=1e-3)
 
 
 def test_no_retrace_for_new_weights_seeds_or_rates():
@@ -97,14 +90,6 @@ def test_a_start_off_the_grid_is_never_clamped(starts, step, transform):
     assert np.isfinite(result.losses).all() == (step == -1)
 
 
-def test_reports_where_a_run_diverges():
-    net, starts = jl.tutorial_setup((1, 32, 1), 100, 1)
-    result = jl.train(net, X, Y, starts, batchsize=1, optimizer=optax.sgd(0.5))
-    first = int(result.nonfinite_step)
-    assert 0 <= first < 100 and np.isfinite(result.losses[:first]).all()
-    assert not np.isfinite(result.losses[first])
-
-
 def test_an_optimizer_that_takes_the_loss_as_value():
     net, starts = jl.tutorial_setup((1, 2, 1), 200, 10)
     plateau = optax.chain(optax.sgd(0.01), optax.contrib.reduce_on_plateau(patience=5))
@@ -131,7 +116,9 @@ def test_a_learning_rate_per_network_and_a_start_off_the_grid_poisons_only_its_n
     state = jl.with_hyperparams(jax.vmap(HYPER.init)(net), learning_rate=jnp.array(
         [0.001, 0.01, 0.01, 10.0]))
     result = jl.train_many(net, X, Y, starts, batchsize=1, optimizer=HYPER, opt_state=state)
-    assert result.nonfinite_step[:3].tolist() == [-1, -1, 10] and result.nonfinite_step[3] >= 0
+    first = int(result.nonfinite_step[3])  # lr 10 diverges: finite up to that step, not at it
+    assert result.nonfinite_step[:3].tolist() == [-1, -1, 10] and 0 <= first < 50
+    assert np.isfinite(result.losses[3, :first]).all() and not np.isfinite(result.losses[3, first])
     alone = jl.train(jax.tree.map(lambda a: a[1], net), X, Y, starts[1], batchsize=1,
                      optimizer=optax.sgd(0.01))
     np.testing.assert_allclose(result.losses[1], alone.losses, rtol=1e-5)
