@@ -55,7 +55,7 @@ def checked(convert, ok, need):
 
 
 positive_int = checked(int, lambda v: v >= 1, "an integer >= 1")
-positive_float = checked(float, lambda v: 0 < v < math.inf, "a finite number > 0")
+positive_float = checked(float, lambda v: 0 < v < 3.4e38, "a number > 0, finite in float32")
 seed = checked(int, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)")
 batch_size = checked(int, lambda v: 1 <= v < GRID_POINTS,
                      f"an integer in [1, {GRID_POINTS - 1}] (a window of the grid's {GRID_POINTS})")
