@@ -1,6 +1,7 @@
-"""The sweep across processes (`jax.distributed` on 127.0.0.1, 2 CPU devices each): the table
-of one process (this one); a busy coordinator port refused; a process that dies or never
-comes, and SIGTERM, each end every process with one last line and leave --out as it was.
+"""The experiment: its table, findings and files in this process, and the same bytes from two
+processes (`jax.distributed` on 127.0.0.1, 2 CPU devices each); a busy coordinator port
+refused; a process that dies or never comes, and SIGTERM, each end every process with one
+last line and leave --out as it was.
 
 No verdict here waits on the clock: a test acts once a process has printed the line that
 says it is where the test wants it, and `HANG` only guards against a hang. Ports come from
@@ -15,13 +16,17 @@ import socket
 import subprocess
 import sys
 
+import numpy as np
+import pytest
+
 from experiments import sweep
 
 HANG = 600  # seconds: a bound that only catches a hang, never a slow machine
-# 3 rates x 3 seeds = 9 networks per grid, padded by train_many to fill 4 devices; lr 3 diverges
-FLAGS = ["--hidden", "2", "--seeds", "3", "--lrs", "3", "--lr-min", "1e-3", "--lr-max", "3",
-         "--steps", "20", "--activation", "none", "--rng", "jax", "--no-cache"]
-LONG = ["--steps", "10000000"]  # minutes of training: a run that is stopped long before it ends
+# 3 rates x 2 seeds = 6 networks per grid, padded by train_many to fill 4 devices; lr 10 diverges
+FLAGS = ["--hidden", "2", "--seeds", "2", "--lrs", "3", "--lr-min", "1e-2", "--lr-max", "10",
+         "--steps", "20", "--activation", "tanh", "none", "--rng", "jax", "--no-cache"]
+# Minutes of training, one program: a run that is stopped long before it ends
+LONG = ["--steps", "10000000", "--activation", "none"]
 REFUSED = "cannot serve the run there"
 
 
@@ -64,28 +69,69 @@ def _no_staging_left(root):
     assert not list(root.rglob(".jlinnet-staging-*"))
 
 
-def test_two_processes_give_the_table_of_one_process_and_a_busy_port_is_refused(tmp_path,
-                                                                                 capsys):
+def _strict(text):
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_the_experiment_states_its_findings_and_two_processes_write_the_same(tmp_path, capsys,
+                                                                            monkeypatch):
     p0, where = _coordinator(tmp_path / "p0", 2)
-    # A second run on the port process 0 serves is refused, and never joins the first.
-    status, _, err = _ends(_start(tmp_path / "other", *where, "--process-id", "0"))
-    assert status == 2 and err.count("\n") == 1 and REFUSED in err, err
     p1 = _start(tmp_path / "p1", *where, "--process-id", "1")
-    assert sweep.main([*FLAGS, "--out", str(tmp_path / "one")]) == 0  # meanwhile, in-process
-    out = capsys.readouterr().out
+    # A second run on the port process 0 serves is refused, and never joins the first (here
+    # in-process, as the supervisor's child that would run it)
+    with monkeypatch.context() as m:
+        m.setenv("JLINNET_SWEEP_CHILD", "1")
+        assert sweep.main([*FLAGS, *where, "--process-id", "0", "--out",
+                           str(tmp_path / "other")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and REFUSED in err, err
+    one = tmp_path / "one"
+    assert sweep.main([*FLAGS, "--out", str(one)]) == 0  # meanwhile, in this process
+    printed = capsys.readouterr().out
     (s0, out0, err0), (s1, out1, err1) = map(_ends, (p0, p1))
     assert [s0, s1] == [0, 0], err0 + err1
-    assert "1 device(s) of 1 process(es)" in out and "4 device(s) of 2 process(es)" in out0
+    assert "1 device(s) of 1 process(es)" in printed and "4 device(s) of 2 process(es)" in out0
     # Each network is its own computation: on 1 device or on 4 of 2 processes, the same
     # numbers, to the last digit written.
-    assert (tmp_path / "one/results.json").read_text() == (tmp_path / "p0/results.json").read_text()
-    assert _table(out) == _table(out0)
-    results = json.loads((tmp_path / "p0/results.json").read_text())
-    assert any(any(row) for row in results["grids"][0]["diverged"])  # divergence is in the table
+    assert (one / "results.json").read_text() == (tmp_path / "p0/results.json").read_text()
+    assert _table(printed) == _table(out0)
     mine = [line for line in out1.splitlines() if not line.startswith("[Gloo]")]
     assert mine == ["process 1: training its share of the networks on 4 device(s) of 2"
                     " process(es); process 0 writes the results"]
     assert not (tmp_path / "p1").exists() and not (tmp_path / "other").exists()
+
+    assert {p.name for p in one.iterdir()} == {"sweep.png", "sweep_sine.png", "results.json"}
+    assert (one / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+    results = _strict((one / "results.json").read_text())
+    assert results["hidden"] == [2] and results["seeds"] == [4321, 4322]
+    assert [(g["target"], g["activation"]) for g in results["grids"]] == [
+        ("2x + 3", "none"), ("2 sin x + 5", "tanh"), ("2 sin x + 5", "none")]
+    line = results["least_squares_J"]
+    assert abs(line - 0.3309) < 1e-4
+    for g in results["grids"]:
+        errors, diverged = np.array(g["errors"], float), np.array(g["diverged"])
+        assert errors.shape == diverged.shape == (3, 2)
+        np.testing.assert_array_equal(np.isnan(errors), diverged)  # null exactly where diverged
+        assert diverged[-1].all()  # lr 10 diverges
+        if g["target"] == "2 sin x + 5" and g["activation"] == "none":
+            assert np.nanmin(errors) >= line * (1 - 1e-5)  # never below the line
+    assert results["findings"]["sine_linear_below_line"] is False
+    edge = results["grids"][0]["divergence_lr"]
+    lines = printed.splitlines()
+    row = next(line for line in lines if line.startswith("  2x + 3"))
+    assert row.split()[-2:] == [f"{edge:.3g}", "4"]  # diverges from lr, diverged (of 6)
+    assert "none ends below the least-squares line's J = 0.330887" in printed
+    s = results["grids"][0]["stability"]  # 2x + 3 only
+    assert [g["stability"] for g in results["grids"][1:]] == [None, None]
+    assert s["first_divergence"] == edge and s["predicted_trained"]["lr"] < edge
+    for p in (s["predicted_init"], s["predicted_trained"]):
+        assert 0 < p["min"] <= p["median"] <= p["max"] < np.inf
+    assert all(np.isfinite(r) and r > 0 for r in s["ratio"].values())
+    row = lines[next(i for i, line in enumerate(lines) if "hidden  at init" in line) + 1].split()
+    assert row[0] == "2" and float(row[4]) == pytest.approx(s["ratio"]["init"], abs=0.005)
 
 
 def test_a_process_that_dies_ends_the_other_with_one_line(tmp_path):
