@@ -213,10 +213,9 @@ def _run(argv):
 
 
 def _supervise(argv, out):
-    """Runs this sweep in a child; returns its status. When a peer dies or never joins, JAX
-    aborts the child (SIGABRT, which Python cannot catch): then its staging folder is removed
-    and a last line says so. SIGINT and SIGTERM reach the child (killed 1.5 s later if it has
-    not ended); if this process dies, so does the child (its stdin closes)."""
+    """Runs this sweep in a child, returns its status; if JAX aborts the child (a peer died or
+    never joined), removes its staging folder and says so. SIGINT and SIGTERM reach the child
+    (killed 1.5 s later if still there); if this process dies, the child's stdin closes."""
     root = str(Path(__file__).resolve().parent.parent)  # where `experiments` is importable
     path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     child = subprocess.Popen([sys.executable, "-m", "experiments.sweep", *argv],
@@ -242,8 +241,8 @@ def _supervise(argv, out):
 
 
 def _join(args):
-    """Joins the run (`jax.distributed.initialize`); process 0 first checks that it can serve
-    the port (exit 2 if another program or run has it: never join a stranger's run)."""
+    """Joins the run; process 0 first checks that it can serve the port (exit 2 if another
+    program or run has it: never join a stranger's run)."""
     host, port = args.coordinator.rpartition(":")[::2]
     if args.process_id == 0:
         try:

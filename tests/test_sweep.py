@@ -86,11 +86,8 @@ def test_summaries_read_the_table_in_learning_rate_order():
     assert sweep.divergence_lr(table) == 1e-1
     assert sweep.divergence_lr(table, fraction=0.5) == 1.0
     assert sweep.divergence_lr(_table([1.0], [[1.0]])) is None
-
-
-def test_the_widest_passing_run_wins():
     table = _table([1, 2, 3, 4, 5, 6], [[0.0], [1.0], [0.0], [0.0], [1.0], [0.0]])
-    assert sweep.lr_range(table, below=0.5) == (3.0, 4.0)
+    assert sweep.lr_range(table, below=0.5) == (3.0, 4.0)  # the widest passing run wins
 
 
 @jax.jit  # one program for every network of a shape, rather than each op eagerly
@@ -126,7 +123,6 @@ def test_stability_is_2_over_lambda_at_init_and_just_below_the_first_divergence(
 
 @pytest.mark.parametrize("flags, message", [
     (["--hidden", "2", "0"], "argument --hidden: must be an integer >= 1, got '0'"),
-    (["--lrs", "0"], "argument --lrs: must be an integer >= 1, got '0'"),
     (["--lr-min", "-1"], "argument --lr-min: must be a finite number > 0, got '-1'"),
     (["--out", ""], "argument --out: must be a path, got ''"),
     (["--lr-max", "1e-5"], "--lr-max must be larger than --lr-min"),
@@ -137,7 +133,6 @@ def test_stability_is_2_over_lambda_at_init_and_just_below_the_first_divergence(
     (["--coordinator", "127.0.0.1:1", "--num-processes", "2", "--process-id", "2"],
      "--process-id must be in [0, --num-processes), got 2"),
     (["--coordinator", "127.0.0.1:1"], "--coordinator, --num-processes and --process-id go"),
-    (["--num-processes", "2", "--process-id", "0"], "--coordinator, --num-processes and --proc"),
     (["--timeout", str(10**12)], "--timeout: must be 1 to 3600 seconds, got '1000000000000'"),
 ])
 def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, flags, message):

@@ -1,12 +1,10 @@
-"""The experiment: its table, findings and files in this process, and the same bytes from two
-processes (`jax.distributed` on 127.0.0.1, 2 CPU devices each); a busy coordinator port
-refused; a process that dies or never comes, and SIGTERM, each end every process with one
-last line and leave --out as it was.
+"""The experiment: its findings and files in this process, the same bytes from two processes
+(`jax.distributed` on 127.0.0.1, 2 CPU devices each); a busy port refused; a process that dies
+or never comes, and SIGTERM, end every process with one last line, --out as it was.
 
-No verdict here waits on the clock: a test acts once a process has printed the line that
-says it is where the test wants it, and `HANG` only guards against a hang. Ports come from
-the kernel (bind to port 0); if another program takes one before process 0 binds it,
-process 0 says so (exit 2) and the test takes another.
+No verdict waits on the clock: a test acts once a process has printed where it is; `HANG`
+only guards against a hang. Ports come from the kernel; one taken meanwhile is refused
+(exit 2) and the test takes another.
 """
 
 import json
@@ -65,17 +63,6 @@ def _table(out):
     return [line for line in out.splitlines()[1:] if not line.startswith(("wrote ", "[Gloo]"))]
 
 
-def _no_staging_left(root):
-    assert not list(root.rglob(".jlinnet-staging-*"))
-
-
-def _strict(text):
-    def refuse(constant):
-        raise ValueError(f"not strict JSON: {constant}")
-
-    return json.loads(text, parse_constant=refuse)
-
-
 def test_the_experiment_states_its_findings_and_two_processes_write_the_same(tmp_path, capsys,
                                                                             monkeypatch):
     p0, where = _coordinator(tmp_path / "p0", 2)
@@ -104,13 +91,12 @@ def test_the_experiment_states_its_findings_and_two_processes_write_the_same(tmp
     assert not (tmp_path / "p1").exists() and not (tmp_path / "other").exists()
 
     assert {p.name for p in one.iterdir()} == {"sweep.png", "sweep_sine.png", "results.json"}
-    assert (one / "sweep.png").read_bytes()[:4] == b"\x89PNG"
-    results = _strict((one / "results.json").read_text())
+    assert all((one / f).read_bytes()[:4] == b"\x89PNG" for f in ("sweep.png", "sweep_sine.png"))
+    results = json.loads((one / "results.json").read_text(), parse_constant=pytest.fail)  # strict
     assert results["hidden"] == [2] and results["seeds"] == [4321, 4322]
     assert [(g["target"], g["activation"]) for g in results["grids"]] == [
         ("2x + 3", "none"), ("2 sin x + 5", "tanh"), ("2 sin x + 5", "none")]
-    line = results["least_squares_J"]
-    assert abs(line - 0.3309) < 1e-4
+    assert abs((line := results["least_squares_J"]) - 0.3309) < 1e-4
     for g in results["grids"]:
         errors, diverged = np.array(g["errors"], float), np.array(g["diverged"])
         assert errors.shape == diverged.shape == (3, 2)
@@ -134,13 +120,17 @@ def test_the_experiment_states_its_findings_and_two_processes_write_the_same(tmp
     assert row[0] == "2" and float(row[4]) == pytest.approx(s["ratio"]["init"], abs=0.005)
 
 
-def test_a_process_that_dies_ends_the_other_with_one_line(tmp_path):
+def test_a_process_that_dies_or_never_comes_and_sigterm_end_every_process_in_one_line(tmp_path):
     """Kill process 1's sweep (as an OOM kill would), or process 0's supervisor (its sweep
-    follows); the other process ends with status 1 and a last line that says why."""
+    follows): the other ends with 1 and a last line that says why. A process 0 alone ends with
+    1 after --timeout; SIGTERM, in JAX's join or training, with 130; --out stays as it was."""
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out/results.json").write_text("previous")
+    alone, _ = _coordinator(tmp_path / "out", 2, "--timeout", "2")  # process 1 never comes
     runs = {}
     for victim in (1, 0):  # each killed once both joined: no run trains while the next starts
-        p0, where = _coordinator(tmp_path / f"{victim}/p0", 2, "--timeout", "4", *LONG)
-        p1 = _start(tmp_path / f"{victim}/p1", *where, "--process-id", "1")
+        p0, where = _coordinator(tmp_path / "out", 2, "--timeout", "4", *LONG)
+        p1 = _start(tmp_path / "out", *where, "--process-id", "1")
         assert p1.stdout.readline().startswith("process 1: training its share")  # both joined
         runs[victim] = (p0, p1)
         if victim == 1:  # the sweep, a child of the command started
@@ -149,6 +139,15 @@ def test_a_process_that_dies_ends_the_other_with_one_line(tmp_path):
             os.kill(int(child[0]), signal.SIGKILL)
         else:
             p0.kill()
+    waiting, _ = _coordinator(tmp_path / "out", 2, *LONG)  # waits in JAX's join for process 1
+    stopped, _ = _coordinator(tmp_path / "out", 1, *LONG)
+    assert stopped.stdout.readline().endswith("grids on 2 device(s) of 1 process(es)\n")
+    for p in (stopped, waiting):  # `stopped` trains now, after JAX's initialize
+        p.send_signal(signal.SIGTERM)
+    for p in (stopped, waiting):
+        status, _, err = _ends(p)
+        assert status == 130 and err.endswith("python -m experiments.sweep: interrupted"
+                                              " (SIGTERM); nothing was written\n"), err
     for victim, processes in runs.items():
         status, _, err = _ends(processes[1 - victim])
         last = err.splitlines()[-1]
@@ -157,26 +156,9 @@ def test_a_process_that_dies_ends_the_other_with_one_line(tmp_path):
         status, _, err = _ends(processes[victim])
         if victim == 1:  # its own supervisor says what happened, in one line too
             assert status == 1 and "SIGKILL ended this process" in err.splitlines()[-1], err
-    _no_staging_left(tmp_path)
-    assert not subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True).stdout
-
-
-def test_a_process_that_never_comes_and_sigterm_end_the_run_with_out_as_it_was(tmp_path):
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out/results.json").write_text("previous")
-    alone, _ = _coordinator(tmp_path / "out", 2, "--timeout", "2")  # process 1 never comes
-    waiting, _ = _coordinator(tmp_path / "out", 2, *LONG)  # waits in JAX's join for process 1
-    stopped, _ = _coordinator(tmp_path / "out", 1, *LONG)
-    assert stopped.stdout.readline().endswith("grids on 2 device(s) of 1 process(es)\n")
-    for p in (stopped, waiting):  # `stopped` trains now, after JAX's initialize
-        p.send_signal(signal.SIGTERM)
-    for p in (stopped, waiting):
-        status, _, err = _ends(p)
-        assert status == 130, err
-        assert err.endswith("python -m experiments.sweep: interrupted (SIGTERM); nothing was"
-                            " written\n"), err
     status, _, err = _ends(alone)
     assert status == 1 and "does not join within --timeout" in err.splitlines()[-1], err
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["results.json"]
     assert (tmp_path / "out/results.json").read_text() == "previous"
-    _no_staging_left(tmp_path)
+    assert not list(tmp_path.rglob(".jlinnet-staging-*"))  # none left, by any ending
+    assert not subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True).stdout
