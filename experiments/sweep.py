@@ -1,15 +1,16 @@
 """Sweep the tutorial's network over learning rates x seeds x hidden sizes, on both targets.
 
-Which learning rates restore 2x + 3 in 100 steps, where SGD diverges, how both move with the
-hidden size, and whether the network without activation ever beats the least-squares line on
+Which rates restore 2x + 3 in 100 steps, where SGD diverges, how both move with the hidden
+size, and whether the network without activation ever beats the least-squares line on
 2 sin x + 5 (it cannot: it is one affine map). Network (i, j) starts from seed j and trains
-with rate lrs[i]: theta_{t+1} = theta_t - lrs[i] dJ/dtheta; the K = L x seeds networks of a
-grid are one `jl.train_many` call (the rates travel in the optimizer state), scored by their
-full-grid J. A diverged network is data, not a failure. Several processes or hosts: the same
-command on each, with --coordinator HOST:PORT --num-processes N --process-id I.
+with rate lrs[i]: theta <- theta - lrs[i] dJ/dtheta; a grid's L x seeds networks are one
+`jl.train_many` call (the rates travel in the optimizer state), scored by their full-grid J.
+A diverged network is data, not a failure. Several processes or hosts: the same command on
+each, with --coordinator HOST:PORT --num-processes N --process-id I.
 """
 
 import functools
+import json
 import os
 import shutil
 import signal
@@ -32,11 +33,18 @@ from experiments import _cli
 
 GOAL = 1e-2  # "restored": the full-grid J of 2x + 3 below this
 SGD = optax.inject_hyperparams(optax.sgd)(learning_rate=0.01)  # one object: one program
-WRITES = ("Writes into --out (process 0 only), all together once the run has succeeded:"
-          " sweep.png (final full-grid J against the learning rate on 2x + 3: median and"
-          " quartiles over seeds, a line per hidden size, the fraction diverged), sweep_sine.png"
-          " (the same on 2 sin x + 5, with the least-squares line) and results.json (every"
-          " network's J, null where it diverged, and the findings).")
+SMALLER = "fewer --seeds, --lrs or --steps"
+WRITES = ("Writes into --out (process 0 only), together once the run has succeeded: sweep.png"
+          " (final J against the learning rate on 2x + 3 per hidden size, median and quartiles"
+          " over seeds; below, the fraction diverged and the stability marks), sweep_sine.png"
+          " (2 sin x + 5, over the least-squares line) and results.json: steps, batch_size, rng,"
+          " seeds, lrs, hidden, goal, least_squares_J, findings (least_squares_J,"
+          " sine_linear_lowest_J, sine_linear_below_line) and grids: per target, activation and"
+          " hidden, the tables' restores, restores_every_seed, divergence_lr, diverged[i][j], best"
+          " (J, lr, seed), stability (2x + 3 only: predicted_init, predicted_trained,"
+          " first_divergence, ratio), errors[i][j] (the final J of lrs[i], seeds[j]; null:"
+          " diverged) and nonfinite_step[i][j] (the first step whose loss was not finite; -1:"
+          " none).")
 
 
 class Sweep(NamedTuple):
@@ -56,7 +64,6 @@ def seed_networks(seeds, sizes, steps, batchsize, *, activation=None, rng="jax")
     if rng == "tutorial":
         runs = [jl.tutorial_setup(sizes, steps, batchsize, s, activation=activation) for s in seeds]
         return jax.tree.map(lambda *a: np.stack(a), *runs)
-
     net, starts = _seeded(np.asarray(seeds, np.uint32), sizes=tuple(sizes), steps=steps,
                           batchsize=batchsize)
     return jl.Net(net.layers, activation), starts  # the weights do not depend on it: one program
@@ -85,15 +92,15 @@ def _sweep(net, xs, ys, starts, lrs, *, batchsize, grads=jl.autodiff_grads, mesh
 
 
 def train_sweep(net, xs, ys, starts, lrs, *, program=None, **settings):
-    """Trains every (rate, seed) pair in one call (`program`: `_sweep.lower(...).compile()`);
-    net: one per seed (`seed_networks`); xs, ys: (N, 1); starts: (seeds, S); lrs: (L,);
-    settings: batchsize, grads, mesh (every device of every process). Returns the `Sweep`."""
+    """The `Sweep` of every (rate, seed) pair, in one call: net, one per seed, and starts
+    (seeds, S) from `seed_networks`; xs, ys: (N, 1); lrs: (L,); program: a compiled `_sweep`,
+    or settings: batchsize, grads, mesh (every device of every process)."""
     out = (program or functools.partial(_sweep, **settings))(net, xs, ys, starts,
                                                              np.asarray(lrs, np.float32))
     if not _cli.wait(out)[0].is_fully_addressable:  # spread over processes: gather it all
         out = multihost_utils.process_allgather(out, tiled=True)
     rows = lambda a: np.asarray(a).reshape(len(lrs), -1, *a.shape[1:])  # noqa: E731
-    return Sweep(np.asarray(lrs), rows(out[0]), rows(out[1]), jax.tree.map(rows, out[2]))
+    return Sweep(np.asarray(lrs), *jax.tree.map(rows, out))
 
 
 def diverged(table):
@@ -101,23 +108,18 @@ def diverged(table):
     return (table.nonfinite_step >= 0) | ~np.isfinite(table.errors)
 
 
-def seed_quantile(table, q=0.5):
-    """(L,) the q-quantile over seeds of the final J, diverged as +inf; one the seeds reached
-    (method "higher"): at least a fraction q end at or below it."""
-    errors = np.where(diverged(table), np.inf, table.errors)
-    return np.quantile(errors, q, axis=1, method="higher")
-
-
 def lr_range(table, below, q=0.5):
-    """(smallest, largest) lr of the widest run of neighbouring rates (sorted) whose q-quantile
-    J is below `below` (q = 0.5: half the seeds; 1: every seed); None if no rate passes."""
-    order = np.argsort(table.lrs)
-    edges = np.flatnonzero(np.diff(np.r_[0, seed_quantile(table, q)[order] < below, 0]))
+    """(smallest, largest) lr of the widest run of neighbouring rates whose q-quantile J over
+    the seeds (diverged: inf) is below `below`, or None. The quantile is one a seed reached
+    (method "higher"): at least a fraction q of the seeds end at or below it."""
+    lrs, errors = table.lrs[order := np.argsort(table.lrs)], np.where(
+        diverged(table), np.inf, table.errors)[order]
+    passing = np.quantile(errors, q, axis=1, method="higher") < below
+    edges = np.flatnonzero(np.diff(np.r_[0, passing, 0]))  # where runs start, end, start, ..
     if not edges.size:
         return None
-    first, end = edges[::2], edges[1::2]  # where runs of passing rates start and end
-    widest, lrs = np.argmax(end - first), table.lrs[order]
-    return float(lrs[first[widest]]), float(lrs[end[widest] - 1])
+    widest = np.argmax(edges[1::2] - edges[::2])
+    return float(lrs[edges[2 * widest]]), float(lrs[edges[2 * widest + 1] - 1])
 
 
 def divergence_lr(table, fraction=0.0):
@@ -130,22 +132,20 @@ _sharpness = jax.jit(jax.vmap(jl.sharpness, in_axes=(0, None, None)))  # K netwo
 
 
 def stability(net, xs, ys, table):
-    """Where SGD should diverge, by curvature: gradient descent on a quadratic with curvature
-    lambda diverges beyond lr = 2 / lambda. 2 / lambda_max of the full-grid J (`jl.sharpness`),
-    median, min and max over the seeds, at initialisation (`net`, one per seed) and for the
-    networks `table` trained at the largest rate below its first divergence (every seed finite
-    there; None if there is none), beside that measured first divergence and the ratios of the
-    medians to it (None without one). One compiled call per network shape."""
+    """Where SGD should diverge: on a quadratic of curvature lambda, beyond lr = 2/lambda. For
+    2/lambda_max of the full-grid J (`jl.sharpness`), median, min and max over the seeds: at
+    init (`net`, one per seed) and trained at the largest rate of `table` below its first
+    divergence (None if none); and each median over that first divergence (None if none)."""
     first, n = divergence_lr(table), len(table.errors[0])
-    below = np.flatnonzero(table.lrs < (np.inf if first is None else first))
+    below = np.flatnonzero(table.lrs < (first or np.inf))
     i = below[np.argmax(table.lrs[below])] if below.size else None
     nets = net if i is None else jax.tree.map(lambda a, b: np.concatenate([a, b[i]]), net,
-                                              table.params)
-    lam = np.asarray(_sharpness(nets, xs, ys), np.float64)
-    edge = np.where(lam > 0, 2 / np.where(lam > 0, lam, 1), np.inf)  # lambda <= 0: no edge
+                                              table.params)  # one call: one program
+    with np.errstate(divide="ignore"):  # lambda_max <= 0: no edge, inf
+        edge = 2 / np.maximum(np.asarray(_sharpness(nets, xs, ys), np.float64), 0)
     spread = lambda e: dict(median=np.median(e), min=e.min(), max=e.max())  # noqa: E731
     init = spread(edge[:n])
-    trained = None if i is None else spread(edge[n:]) | dict(lr=float(table.lrs[i]))
+    trained = None if i is None else spread(edge[n:]) | dict(lr=table.lrs[i])
     ratio = {k: None if p is None or first is None else p["median"] / first
              for k, p in (("init", init), ("trained", trained))}
     return dict(predicted_init=init, predicted_trained=trained, first_divergence=first,
@@ -154,35 +154,35 @@ def stability(net, xs, ys, table):
 
 def main(argv=None):
     """Runs the experiment; returns the exit status (0, 1, 2 or 130)."""
-    return _cli.main("sweep", _run, argv, "fewer --seeds, --lrs or --steps")
+    return _cli.main("sweep", _run, argv, SMALLER)
+
+
+def _address(text):  # HOST:PORT
+    host, _, port = text.rpartition(":")
+    return host and port.isdigit() and 0 < int(port) < 65536
 
 
 def _parse(argv):
     """The flags, checked before any work: a bad one exits 2 with one line."""
     p, pos, flt = _cli.parser("sweep", __doc__, WRITES), _cli.positive_int, _cli.positive_float
-    p.add_argument("--hidden", type=pos, nargs="+", default=[1, 2, 8, 32],
-                   help="hidden sizes, one line each in the figures (default 1 2 8 32)")
-    p.add_argument("--steps", type=pos, default=100, help="training steps (tutorial: 100)")
-    p.add_argument("--batch-size", type=_cli.batch_size, default=1,
-                   help="rows of the grid per step (tutorial: 1)")
-    p.add_argument("--lr-min", type=flt, default=1e-4, help="smallest learning rate (1e-4)")
-    p.add_argument("--lr-max", type=flt, default=1.0, help="largest learning rate (default 1)")
-    p.add_argument("--lrs", type=pos, default=33, help="learning rates, log-spaced from"
-                   " --lr-min to --lr-max (default 33: eight a decade, with the tutorial's 0.01)")
-    p.add_argument("--seeds", type=pos, default=32,
-                   help="seeds per learning rate, --seed and the ones after it (default 32)")
-    p.add_argument("--activation", choices=("none", "tanh", "relu", "sigmoid"), nargs="+",
-                   default=["none", "tanh"], help="activations tried on 2 sin x + 5 (default"
-                   " none tanh); 2x + 3 is always the tutorial's network, without one")
+    add = p.add_argument
+    add("--hidden", type=pos, nargs="+", default=[1, 2, 8, 32], help="hidden sizes (1 2 8 32)")
+    add("--steps", type=pos, default=100, help="training steps (tutorial: 100)")
+    add("--batch-size", type=_cli.batch_size, default=1, help="rows per step (tutorial: 1)")
+    add("--lr-min", type=flt, default=1e-4, help="smallest learning rate (1e-4)")
+    add("--lr-max", type=flt, default=1.0, help="largest learning rate (1)")
+    add("--lrs", type=pos, default=33, help="rates, log-spaced (33: 8 a decade, with 0.01)")
+    add("--seeds", type=pos, default=32, help="seeds per rate: --seed and the next ones (32)")
+    add("--activation", choices=("none", "tanh", "relu", "sigmoid"), nargs="+",
+        default=["none", "tanh"], help="tried on 2 sin x + 5 (none tanh); 2x + 3 has none")
     _cli.run_flags(p, "results/sweep")
-    p.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0, where the"
-                   " processes meet (jax.distributed); with --num-processes and --process-id")
-    p.add_argument("--num-processes", type=pos, help="processes in the run")
-    p.add_argument("--process-id", type=int, help="this process, 0 .. N-1; 0 writes the files")
-    p.add_argument("--timeout", type=int, default=60, help="seconds to wait for every process"
-                   " to join, and for a silent one, before the run ends (1 to 3600; default 60)")
+    add("--coordinator", type=_cli.checked(str, _address, "HOST:PORT"), metavar="HOST:PORT",
+        help="where process 0 serves the run (jax.distributed); with the next two")
+    add("--num-processes", type=pos, help="processes in the run")
+    add("--process-id", type=int, help="this process, 0 .. N-1; 0 writes the files")
+    add("--timeout", type=_cli.checked(int, lambda t: 1 <= t <= 3600, "1 to 3600 seconds"),
+        default=60, help="seconds to wait for a process to join or answer (60)")
     a = p.parse_args(argv)
-    host, _, port = (a.coordinator or "h:1").rpartition(":")
     for bad, line in [
         (a.lr_max < a.lr_min or (a.lrs > 1 and a.lr_max == a.lr_min),
          f"--lr-max must be larger than --lr-min, got {a.lr_max} and {a.lr_min}"),
@@ -190,11 +190,8 @@ def _parse(argv):
          f" {a.seed} and {a.seeds} seeds"),
         (len({v is None for v in (a.coordinator, a.num_processes, a.process_id)}) > 1,
          "--coordinator, --num-processes and --process-id go together: give all three"),
-        (not (host and port.isdigit() and 0 < int(port) < 65536),
-         f"--coordinator must be HOST:PORT, got {a.coordinator!r}"),
         (a.process_id is not None and not 0 <= a.process_id < (a.num_processes or 1),
-         f"--process-id must be in [0, --num-processes), got {a.process_id}"),
-        (not 1 <= a.timeout <= 3600, f"--timeout must be 1 to 3600 seconds, got {a.timeout}")]:
+         f"--process-id must be in [0, --num-processes), got {a.process_id}")]:
         if bad:
             p.error(line)
     a.hidden = sorted(set(a.hidden))
@@ -206,22 +203,19 @@ def _run(argv):
     args = _parse(argv)
     if args.coordinator and os.environ.get("JLINNET_SWEEP_CHILD") != "1":
         return _supervise(sys.argv[1:] if argv is None else argv, args.out)
-    if not args.coordinator:
-        return _run_sweep(args)
-    _join(args)
     try:
         return _run_sweep(args)
     except (ValueError, jax.errors.JaxRuntimeError) as err:  # a peer gone mid-collective
+        if not args.coordinator:
+            raise
         first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
         raise _cli.Failure(f"the run failed across processes: {first}") from None
 
 
 def _supervise(argv, out):
-    """Runs this sweep in a child process; returns its status. The one promise JAX cannot keep:
-    when a peer dies or never joins, JAX 0.10 aborts the process (SIGABRT, which Python cannot
-    catch); here its staging folder is removed and a last line says so. SIGINT and SIGTERM
-    reach the child (killed 1.5 s later if it has not ended); if this process dies, so does
-    the child (its stdin closes)."""
+    """Runs this sweep in a child, returns its status; if JAX aborts the child (a peer died or
+    never joined), removes its staging folder and says so. SIGINT and SIGTERM reach the child
+    (killed 1.5 s later if still there); if this process dies, the child's stdin closes."""
     root = str(Path(__file__).resolve().parent.parent)  # where `experiments` is importable
     path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     child = subprocess.Popen([sys.executable, "-m", "experiments.sweep", *argv],
@@ -247,16 +241,16 @@ def _supervise(argv, out):
 
 
 def _join(args):
-    """Joins the run (`jax.distributed.initialize`); process 0 first checks that it can serve
-    the port (exit 2 if another program or run has it: never join a stranger's run)."""
+    """Joins the run; process 0 first checks that it can serve the port (exit 2 if another
+    program or run has it: never join a stranger's run)."""
     host, port = args.coordinator.rpartition(":")[::2]
     if args.process_id == 0:
-        with socket.socket(socket.getaddrinfo(host, port)[0][0]) as s:
-            try:
+        try:
+            with socket.socket(socket.getaddrinfo(host, port)[0][0]) as s:
                 s.bind((host, int(port)))
-            except OSError as err:
-                raise _cli.Failure(f"--coordinator {args.coordinator}: cannot serve the run"
-                                   f" there ({err.strerror}); pick a free port", 2) from None
+        except OSError as err:
+            raise _cli.Failure(f"--coordinator {args.coordinator}: cannot serve the run there"
+                               f" ({err.strerror}); pick a free port", 2) from None
         print(f"process 0: coordinating the run on {args.coordinator}", flush=True)
 
     def orphaned(fd=os.dup(0)):  # the supervisor's pipe: b"" once it has died
@@ -274,167 +268,138 @@ def _join(args):
 
 
 def _run_sweep(args):
-    lead = jax.process_index() == 0
+    if args.coordinator:
+        _join(args)
     _cli.use_compilation_cache(args.no_cache)
+    lead = jax.process_index() == 0
     lrs = np.geomspace(args.lr_min, args.lr_max, args.lrs)
     seeds = list(range(args.seed, args.seed + args.seeds))
     mesh = jax.make_mesh((jax.device_count(),), ("k",)) if jax.device_count() > 1 else None
     xs = jl.grid(_cli.GRID_POINTS)
     targets = {"2x + 3": jl.linear_target(xs), "2 sin x + 5": jl.sine_target(xs)}
-    grids = [("2x + 3", None, h) for h in args.hidden] + [
+    keys = [("2x + 3", None, h) for h in args.hidden] + [
         ("2 sin x + 5", a, h) for a in args.activation for h in args.hidden]
     where = f"{jax.device_count()} device(s) of {jax.process_count()} process(es)"
     print(f"{len(lrs)} learning rates from {lrs[0]:g} to {lrs[-1]:g} x {len(seeds)} seeds,"
-          f" {args.steps} steps, batch {args.batch_size}, --rng {args.rng}; {len(grids)} grids"
+          f" {args.steps} steps, batch {args.batch_size}, --rng {args.rng}; {len(keys)} grids"
           f" on {where}" if lead else f"process {jax.process_index()}: training its share of"
           f" the networks on {where}; process 0 writes the results", flush=True)
     runs = {}
-    for target, activation, h in grids:  # compile every grid, and refuse what cannot fit
+    for target, activation, h in keys:  # compile every grid, and refuse what cannot fit
         net, starts = seed_networks(seeds, (1, h, 1), args.steps, args.batch_size,
                                     activation=activation, rng=args.rng)
         program = _sweep.lower(net, xs, targets[target], starts, lrs.astype(np.float32),
                                batchsize=args.batch_size, mesh=mesh).compile()
-        _cli.check_memory(program, "fewer --seeds, --lrs or --steps")
-        runs[target, activation, h] = (net, targets[target], starts, program)
+        _cli.check_memory(program, SMALLER)
+        runs[target, activation, h] = net, targets[target], starts, program
     with _cli.Staged(args.out) if lead else nullcontext() as out:
-        tables = {grid: train_sweep(net, xs, ys, starts, lrs, program=program)
-                  for grid, (net, ys, starts, program) in runs.items()}
-        w, b = jl.least_squares(xs, targets["2 sin x + 5"])
-        line = float(jl.mse(xs @ w + b[None, :], targets["2 sin x + 5"]))
+        tables = {key: train_sweep(net, xs, ys, starts, lrs, program=program)
+                  for key, (net, ys, starts, program) in runs.items()}
         if lead:  # 2x + 3: where curvature says SGD diverges, beside where it did
-            edges = {g: stability(runs[g][0], xs, runs[g][1], t) for g, t in tables.items()
-                     if g[0] == "2x + 3"}
-            findings = _findings(tables, seeds, line, edges)
-            _report(findings, args.steps, len(seeds))
-            _save(out, args, seeds, tables, findings)
+            grids = [_grid(key, t, seeds, stability(runs[key][0], xs, runs[key][1], t)
+                           if key[0] == "2x + 3" else None) for key, t in tables.items()]
+            w, b = jl.least_squares(xs, ys := targets["2 sin x + 5"])
+            findings = _report(grids, float(jl.mse(xs @ w + b[None, :], ys)), args)
+            _save(out, args, seeds, lrs, grids, findings)
     if args.coordinator:
         jax.distributed.shutdown()  # every process waits here until process 0 has written
     return 0
 
 
-def _findings(tables, seeds, line, edges):
-    """Per grid: the rates that restore it (median and every seed), where divergence starts,
-    how many diverged, the best network, its `stability` (`edges`, else None); across grids,
-    the sine without activation's best."""
-    grids = []
-    for (target, activation, h), t in tables.items():
-        errors = np.where(diverged(t), np.inf, t.errors)
-        i, j = np.unravel_index(np.argmin(errors), errors.shape)
-        best = dict(J=errors[i, j], lr=t.lrs[i], seed=seeds[j]) if errors[i, j] < np.inf else None
-        grids.append(dict(target=target, activation=activation or "none", hidden=h,
-                          restores=lr_range(t, GOAL), restores_every_seed=lr_range(t, GOAL, 1.0),
-                          divergence_lr=divergence_lr(t), diverged=diverged(t).sum(), best=best,
-                          stability=edges.get((target, activation, h))))
-    linear = [g["best"]["J"] for g in grids if g["target"] == "2 sin x + 5"
-              and g["activation"] == "none" and g["best"]]
-    return dict(grids=grids, least_squares_J=line, sine_linear_lowest_J=min(linear, default=None),
+def _grid(key, table, seeds, stability):
+    """A grid's findings, then its table: an entry of results.json's `grids`."""
+    errors = np.where(diverged(table), np.inf, table.errors)
+    i, j = np.unravel_index(np.argmin(errors), errors.shape)
+    best = dict(J=errors[i, j], lr=table.lrs[i], seed=seeds[j]) if errors[i, j] < np.inf else None
+    return dict(target=key[0], activation=key[1] or "none", hidden=key[2],
+                restores=lr_range(table, GOAL), restores_every_seed=lr_range(table, GOAL, 1.0),
+                divergence_lr=divergence_lr(table), diverged=diverged(table), best=best,
+                stability=stability, errors=table.errors, nonfinite_step=table.nonfinite_step)
+
+
+def _report(grids, line, args):
+    """Prints a row per grid, the sine without activation against the least-squares line's J
+    (`line`), and a stability row per hidden size; returns the findings."""
+    linear = [g["best"]["J"] for g in grids
+              if g["best"] and (g["target"], g["activation"]) == ("2 sin x + 5", "none")]
+    lrs = lambda r: f"lr {r[0]:.3g} to {r[1]:.3g}" if r else "none"  # noqa: E731
+    lr = lambda v: "none" if v is None else f"{v:.3g}"  # noqa: E731
+    row = "  {:<12}{:<11}{:>6}  {:<24}{:<24}{:>10}{:>18}{:>9}".format
+    print(f"\nfinal full-grid J over {args.seeds} seeds per learning rate (diverged: inf);"
+          f" restored: J < {GOAL:g} after {args.steps} steps")
+    print(row("target", "activation", "hidden", "restored, median seed", "restored, every seed",
+              "lowest J", "diverges from lr", "diverged"))
+    for g in grids:
+        print(row(g["target"], g["activation"], g["hidden"], lrs(g["restores"]),
+                  lrs(g["restores_every_seed"]), f"{g['best']['J']:.4g}" if g["best"] else "-",
+                  lr(g["divergence_lr"]), g["diverged"].sum()))
+    if linear:
+        print(f"2 sin x + 5 without activation: {'one network' if min(linear) < line else 'none'}"
+              f" ends below the least-squares line's J = {line:.6g}; the lowest is J ="
+              f" {min(linear):.6g}")
+    spread = lambda p: f"{p['median']:.3g} [{p['min']:.3g}, {p['max']:.3g}]"  # noqa: E731
+    ratio = lambda r: "-" if r is None else f"{r:.2f}"  # noqa: E731
+    row = "  {:>6}  {:<26}{:>6}  {:<36}{:>6}{:>18}".format
+    print("\n2x + 3, where SGD should diverge: lr = 2/lambda_max of the full-grid J, median"
+          " [min, max] over seeds,\nat init and trained at the largest rate where no seed"
+          " diverged; ratio: median / the first rate where a seed diverged")
+    print(row("hidden", "at init", "ratio", "trained (at lr)", "ratio", "diverges from lr"))
+    for g in grids:
+        if s := g["stability"]:
+            t = s["predicted_trained"]
+            print(row(g["hidden"], spread(s["predicted_init"]), ratio(s["ratio"]["init"]),
+                      f"{spread(t)} ({t['lr']:.3g})" if t else "-", ratio(s["ratio"]["trained"]),
+                      lr(s["first_divergence"])))
+    return dict(least_squares_J=line, sine_linear_lowest_J=min(linear, default=None),
                 sine_linear_below_line=bool(linear and min(linear) < line))
 
 
-def _report(findings, steps, n_seeds):
-    """Prints one row per grid, then the findings in words."""
-    lrs = lambda r: f"lr {r[0]:.3g} to {r[1]:.3g}" if r else "none"  # noqa: E731
-    print(f"\nfinal full-grid J over {n_seeds} seeds per learning rate (diverged: inf);"
-          f" restored: J < {GOAL:g} after {steps} steps")
-    print(f"  {'target':<12}{'activation':<11}{'hidden':>6}  {'restored, median seed':<24}"
-          f"{'restored, every seed':<24}{'lowest J':>10}{'diverges from lr':>18}{'diverged':>9}")
-    for g in findings["grids"]:
-        best = f"{g['best']['J']:.4g}" if g["best"] else "-"
-        edge = "none" if g["divergence_lr"] is None else f"{g['divergence_lr']:.3g}"
-        print(f"  {g['target']:<12}{g['activation']:<11}{g['hidden']:>6}  {lrs(g['restores']):<24}"
-              f"{lrs(g['restores_every_seed']):<24}{best:>10}{edge:>18}{g['diverged']:>9}")
-    low, ls = findings["sine_linear_lowest_J"], findings["least_squares_J"]
-    if low is not None:
-        verdict = "one network ends" if findings["sine_linear_below_line"] else "none ends"
-        print(f"2 sin x + 5 without activation: {verdict} below the least-squares line's J ="
-              f" {ls:.6g};"
-              f" the lowest is J = {low:.6g}")
-    edges = [g for g in findings["grids"] if g["stability"]]
-    spread = lambda p: f"{p['median']:.3g} [{p['min']:.3g}, {p['max']:.3g}]"  # noqa: E731
-    ratio = lambda r: "-" if r is None else f"{r:.2f}"  # noqa: E731
-    if edges:
-        print("\n2x + 3, where SGD should diverge: lr = 2/lambda_max of the full-grid J, median"
-              " [min, max] over seeds,\nat init and trained at the largest rate where no seed"
-              " diverged; ratio: median / the first rate where a seed diverged")
-        print(f"  {'hidden':>6}  {'at init':<26}{'ratio':>6}  {'trained (at lr)':<36}{'ratio':>6}"
-              f"{'diverges from lr':>18}")
-    for g in edges:
-        s, first = g["stability"], g["stability"]["first_divergence"]
-        trained = s["predicted_trained"]
-        at = f"{spread(trained)} ({trained['lr']:.3g})" if trained else "-"
-        print(f"  {g['hidden']:>6}  {spread(s['predicted_init']):<26}"
-              f"{ratio(s['ratio']['init']):>6}  {at:<36}{ratio(s['ratio']['trained']):>6}"
-              f"{'none' if first is None else f'{first:.3g}':>18}")
-
-
-def _edges(ax, grids):
-    """On a sweep's lower panel, a row per grid with `stability`, in its hidden size's colour:
-    2/lambda_max at init (open circle at the median, a bar from min to max) and trained
-    (diamond), and the rate where a seed first diverged (a tick)."""
-    from matplotlib.lines import Line2D
-
+def _edges(ax, rows):
+    """On a sweep's lower panel, a row per `stability`, in its hidden size's colour: 2/lambda_max
+    at init (open circle at the median, a bar from min to max), trained (diamond), and the
+    first rate where a seed diverged (a tick)."""
     from jlinnet import plot
 
-    rows = [(plot.COLOURS[i % 9], g["stability"]) for i, g in enumerate(grids) if g["stability"]]
-    if not rows:
-        return
     ax.get_gridspec().set_height_ratios((2.2, 1.3))  # room for the rows
     marks = [dict(marker="o", mfc="white", label="2/λ_max at init: median, min to max"),
              dict(marker="D", label="2/λ_max trained below the edge"),
              dict(marker="|", ms=12, mew=2.5, label="first rate where a seed diverged")]
-    for (c, s), y in zip(rows, np.linspace(0.85, 0.2, len(rows))):
+    for i, (s, y) in enumerate(zip(rows, np.linspace(0.85, 0.2, len(rows)))):
+        c, key = plot.COLOURS[i % 9], dict(label=None)
         for p, dy, mark in ((s["predicted_init"], 0.05, marks[0]),
                             (s["predicted_trained"], -0.05, marks[1])):
             if p:
                 bar = [[p["median"] - p["min"]], [p["max"] - p["median"]]]
                 ax.errorbar(p["median"], y + dy, xerr=bar, color=c, ms=4, lw=1, capsize=2,
-                            **mark | dict(label=None))
+                            **mark | key)
         if s["first_divergence"]:
-            ax.plot(s["first_divergence"], y, color=c, **marks[2] | dict(label=None))
-    ax.legend(handles=[Line2D([], [], color="0.3", linestyle="", **m) for m in marks],
-              loc="upper left", fontsize=7)
+            ax.plot(s["first_divergence"], y, color=c, **marks[2] | key)
+    for mark in marks:  # the keys, in grey
+        ax.plot([], [], color="0.3", linestyle="", **mark)
+    ax.legend(loc="upper left", fontsize=7)
 
 
-def _json(value):
-    """Strict JSON: arrays become lists, a float that is not finite becomes null."""
-    if isinstance(value, dict):
-        return {str(k): _json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_json(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(f"{value:.7g}") if np.isfinite(value) else None
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _save(out, args, seeds, tables, findings):
-    """Writes sweep.png (2x + 3), sweep_sine.png and results.json (strict JSON) into `out`."""
+def _save(out, args, seeds, lrs, grids, findings):
+    """Writes sweep.png (2x + 3), sweep_sine.png and results.json into `out`."""
     from jlinnet import plot
 
-    curves, lrs = {}, next(iter(tables.values())).lrs
-    for (target, activation, h), t in tables.items():  # a colour per size, a dash per activation
-        curves.setdefault(target, {})[f"hidden {h}", activation or "no activation"] = t.errors
     title = f"{len(seeds)} seeds, {args.steps} steps, batch {args.batch_size}"
-    lines = {"sweep.png": ("2x + 3", dict(goal=(GOAL, "restored"))), "sweep_sine.png": (
-        "2 sin x + 5", dict(floor=(findings["least_squares_J"], "least-squares line")))}
-    for name, (target, line) in lines.items():
-        if target in curves:
-            fig = plot.sweep(lrs, curves[target], title=f"f(x) = {target}: {title}", **line)
-            _edges(fig.axes[1], [g for g in findings["grids"] if g["target"] == target])
-            fig.savefig(out / name, dpi=110)
-    grids = [g | dict(errors=t.errors, diverged=diverged(t), nonfinite_step=t.nonfinite_step)
-             for g, t in zip(findings["grids"], tables.values())]
-    _cli.write_json(out / "results.json", _json(dict(
+    lines = {"2x + 3": dict(goal=(GOAL, "restored")),
+             "2 sin x + 5": dict(floor=(findings["least_squares_J"], "least-squares line"))}
+    for name, target in (("sweep.png", "2x + 3"), ("sweep_sine.png", "2 sin x + 5")):
+        mine = [g for g in grids if g["target"] == target]  # a colour per size, a dash per
+        errors = {(f"hidden {g['hidden']}", "no activation" if g["activation"] == "none"
+                   else g["activation"]): g["errors"] for g in mine}  # activation
+        fig = plot.sweep(lrs, errors, title=f"f(x) = {target}: {title}", **lines[target])
+        if rows := [g["stability"] for g in mine if g["stability"]]:
+            _edges(fig.axes[1], rows)
+        fig.savefig(out / name, dpi=110)
+    text = json.dumps(dict(  # NumPy arrays and scalars as lists and numbers
         steps=args.steps, batch_size=args.batch_size, rng=args.rng, seeds=seeds, lrs=lrs,
         hidden=args.hidden, goal=GOAL, least_squares_J=findings["least_squares_J"],
-        note="errors[i][j]: final full-grid J of the network with lrs[i] and seeds[j]; null where"
-        " it diverged (diverged[i][j]; nonfinite_step[i][j] >= 0: the first step whose loss was"
-        " not finite, steps if only the final weights were); stability (2x + 3 only, else null):"
-        " lr = 2/lambda_max of each seed's full-grid J (jl.sharpness), median, min and max over the"
-        " seeds, at initialisation (predicted_init) and for the networks trained at the largest"
-        " rate below first_divergence, where no seed diverged (predicted_trained, that rate as"
-        " lr); first_divergence: the smallest rate where a seed diverged; ratio: each median over"
-        " it",
-        findings={k: v for k, v in findings.items() if k != "grids"}, grids=grids)))
+        findings=findings, grids=grids), default=lambda a: a.tolist())
+    _cli.write_json(out / "results.json", json.loads(  # strict: NaN and inf as null; 7 digits
+        text, parse_constant=lambda c: None, parse_float=lambda s: float(f"{float(s):.7g}")))
     print("wrote " + ", ".join(str(p) for p in out.publish()))
 
 

@@ -1,11 +1,10 @@
-"""The sweep across processes (`jax.distributed` on 127.0.0.1, 2 CPU devices each): the table
-of one process (this one); a busy coordinator port refused; a process that dies or never
-comes, and SIGTERM, each end every process with one last line and leave --out as it was.
+"""The experiment: its findings and files in this process, the same bytes from two processes
+(`jax.distributed` on 127.0.0.1, 2 CPU devices each); a busy port refused; a process that dies
+or never comes, and SIGTERM, end every process with one last line, --out as it was.
 
-No verdict here waits on the clock: a test acts once a process has printed the line that
-says it is where the test wants it, and `HANG` only guards against a hang. Ports come from
-the kernel (bind to port 0); if another program takes one before process 0 binds it,
-process 0 says so (exit 2) and the test takes another.
+No verdict waits on the clock: a test acts once a process has printed where it is; `HANG`
+only guards against a hang. Ports come from the kernel; one taken meanwhile is refused
+(exit 2) and the test takes another.
 """
 
 import json
@@ -15,13 +14,17 @@ import socket
 import subprocess
 import sys
 
+import numpy as np
+import pytest
+
 from experiments import sweep
 
 HANG = 600  # seconds: a bound that only catches a hang, never a slow machine
-# 3 rates x 3 seeds = 9 networks per grid, padded by train_many to fill 4 devices; lr 3 diverges
-FLAGS = ["--hidden", "2", "--seeds", "3", "--lrs", "3", "--lr-min", "1e-3", "--lr-max", "3",
-         "--steps", "20", "--activation", "none", "--rng", "jax", "--no-cache"]
-LONG = ["--steps", "10000000"]  # minutes of training: a run that is stopped long before it ends
+# 3 rates x 2 seeds = 6 networks per grid, padded by train_many to fill 4 devices; lr 10 diverges
+FLAGS = ["--hidden", "2", "--seeds", "2", "--lrs", "3", "--lr-min", "1e-2", "--lr-max", "10",
+         "--steps", "20", "--activation", "tanh", "none", "--rng", "jax", "--no-cache"]
+# Minutes of training, one program: a run that is stopped long before it ends
+LONG = ["--steps", "10000000", "--activation", "none"]
 REFUSED = "cannot serve the run there"
 
 
@@ -60,41 +63,74 @@ def _table(out):
     return [line for line in out.splitlines()[1:] if not line.startswith(("wrote ", "[Gloo]"))]
 
 
-def _no_staging_left(root):
-    assert not list(root.rglob(".jlinnet-staging-*"))
-
-
-def test_two_processes_give_the_table_of_one_process_and_a_busy_port_is_refused(tmp_path,
-                                                                                 capsys):
+def test_the_experiment_states_its_findings_and_two_processes_write_the_same(tmp_path, capsys,
+                                                                            monkeypatch):
     p0, where = _coordinator(tmp_path / "p0", 2)
-    # A second run on the port process 0 serves is refused, and never joins the first.
-    status, _, err = _ends(_start(tmp_path / "other", *where, "--process-id", "0"))
-    assert status == 2 and err.count("\n") == 1 and REFUSED in err, err
     p1 = _start(tmp_path / "p1", *where, "--process-id", "1")
-    assert sweep.main([*FLAGS, "--out", str(tmp_path / "one")]) == 0  # meanwhile, in-process
-    out = capsys.readouterr().out
+    # A second run on the port process 0 serves is refused, and never joins the first (here
+    # in-process, as the supervisor's child that would run it)
+    with monkeypatch.context() as m:
+        m.setenv("JLINNET_SWEEP_CHILD", "1")
+        assert sweep.main([*FLAGS, *where, "--process-id", "0", "--out",
+                           str(tmp_path / "other")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and REFUSED in err, err
+    one = tmp_path / "one"
+    assert sweep.main([*FLAGS, "--out", str(one)]) == 0  # meanwhile, in this process
+    printed = capsys.readouterr().out
     (s0, out0, err0), (s1, out1, err1) = map(_ends, (p0, p1))
     assert [s0, s1] == [0, 0], err0 + err1
-    assert "1 device(s) of 1 process(es)" in out and "4 device(s) of 2 process(es)" in out0
+    assert "1 device(s) of 1 process(es)" in printed and "4 device(s) of 2 process(es)" in out0
     # Each network is its own computation: on 1 device or on 4 of 2 processes, the same
     # numbers, to the last digit written.
-    assert (tmp_path / "one/results.json").read_text() == (tmp_path / "p0/results.json").read_text()
-    assert _table(out) == _table(out0)
-    results = json.loads((tmp_path / "p0/results.json").read_text())
-    assert any(any(row) for row in results["grids"][0]["diverged"])  # divergence is in the table
+    assert (one / "results.json").read_text() == (tmp_path / "p0/results.json").read_text()
+    assert _table(printed) == _table(out0)
     mine = [line for line in out1.splitlines() if not line.startswith("[Gloo]")]
     assert mine == ["process 1: training its share of the networks on 4 device(s) of 2"
                     " process(es); process 0 writes the results"]
     assert not (tmp_path / "p1").exists() and not (tmp_path / "other").exists()
 
+    assert {p.name for p in one.iterdir()} == {"sweep.png", "sweep_sine.png", "results.json"}
+    assert all((one / f).read_bytes()[:4] == b"\x89PNG" for f in ("sweep.png", "sweep_sine.png"))
+    results = json.loads((one / "results.json").read_text(), parse_constant=pytest.fail)  # strict
+    assert results["hidden"] == [2] and results["seeds"] == [4321, 4322]
+    assert [(g["target"], g["activation"]) for g in results["grids"]] == [
+        ("2x + 3", "none"), ("2 sin x + 5", "tanh"), ("2 sin x + 5", "none")]
+    assert abs((line := results["least_squares_J"]) - 0.3309) < 1e-4
+    for g in results["grids"]:
+        errors, diverged = np.array(g["errors"], float), np.array(g["diverged"])
+        assert errors.shape == diverged.shape == (3, 2)
+        np.testing.assert_array_equal(np.isnan(errors), diverged)  # null exactly where diverged
+        assert diverged[-1].all()  # lr 10 diverges
+        if g["target"] == "2 sin x + 5" and g["activation"] == "none":
+            assert np.nanmin(errors) >= line * (1 - 1e-5)  # never below the line
+    assert results["findings"]["sine_linear_below_line"] is False
+    edge = results["grids"][0]["divergence_lr"]
+    lines = printed.splitlines()
+    row = next(line for line in lines if line.startswith("  2x + 3"))
+    assert row.split()[-2:] == [f"{edge:.3g}", "4"]  # diverges from lr, diverged (of 6)
+    assert "none ends below the least-squares line's J = 0.330887" in printed
+    s = results["grids"][0]["stability"]  # 2x + 3 only
+    assert [g["stability"] for g in results["grids"][1:]] == [None, None]
+    assert s["first_divergence"] == edge and s["predicted_trained"]["lr"] < edge
+    for p in (s["predicted_init"], s["predicted_trained"]):
+        assert 0 < p["min"] <= p["median"] <= p["max"] < np.inf
+    assert all(np.isfinite(r) and r > 0 for r in s["ratio"].values())
+    row = lines[next(i for i, line in enumerate(lines) if "hidden  at init" in line) + 1].split()
+    assert row[0] == "2" and float(row[4]) == pytest.approx(s["ratio"]["init"], abs=0.005)
 
-def test_a_process_that_dies_ends_the_other_with_one_line(tmp_path):
+
+def test_a_process_that_dies_or_never_comes_and_sigterm_end_every_process_in_one_line(tmp_path):
     """Kill process 1's sweep (as an OOM kill would), or process 0's supervisor (its sweep
-    follows); the other process ends with status 1 and a last line that says why."""
+    follows): the other ends with 1 and a last line that says why. A process 0 alone ends with
+    1 after --timeout; SIGTERM, in JAX's join or training, with 130; --out stays as it was."""
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out/results.json").write_text("previous")
+    alone, _ = _coordinator(tmp_path / "out", 2, "--timeout", "2")  # process 1 never comes
     runs = {}
     for victim in (1, 0):  # each killed once both joined: no run trains while the next starts
-        p0, where = _coordinator(tmp_path / f"{victim}/p0", 2, "--timeout", "4", *LONG)
-        p1 = _start(tmp_path / f"{victim}/p1", *where, "--process-id", "1")
+        p0, where = _coordinator(tmp_path / "out", 2, "--timeout", "4", *LONG)
+        p1 = _start(tmp_path / "out", *where, "--process-id", "1")
         assert p1.stdout.readline().startswith("process 1: training its share")  # both joined
         runs[victim] = (p0, p1)
         if victim == 1:  # the sweep, a child of the command started
@@ -103,6 +139,15 @@ def test_a_process_that_dies_ends_the_other_with_one_line(tmp_path):
             os.kill(int(child[0]), signal.SIGKILL)
         else:
             p0.kill()
+    waiting, _ = _coordinator(tmp_path / "out", 2, *LONG)  # waits in JAX's join for process 1
+    stopped, _ = _coordinator(tmp_path / "out", 1, *LONG)
+    assert stopped.stdout.readline().endswith("grids on 2 device(s) of 1 process(es)\n")
+    for p in (stopped, waiting):  # `stopped` trains now, after JAX's initialize
+        p.send_signal(signal.SIGTERM)
+    for p in (stopped, waiting):
+        status, _, err = _ends(p)
+        assert status == 130 and err.endswith("python -m experiments.sweep: interrupted"
+                                              " (SIGTERM); nothing was written\n"), err
     for victim, processes in runs.items():
         status, _, err = _ends(processes[1 - victim])
         last = err.splitlines()[-1]
@@ -111,26 +156,9 @@ def test_a_process_that_dies_ends_the_other_with_one_line(tmp_path):
         status, _, err = _ends(processes[victim])
         if victim == 1:  # its own supervisor says what happened, in one line too
             assert status == 1 and "SIGKILL ended this process" in err.splitlines()[-1], err
-    _no_staging_left(tmp_path)
-    assert not subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True).stdout
-
-
-def test_a_process_that_never_comes_and_sigterm_end_the_run_with_out_as_it_was(tmp_path):
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out/results.json").write_text("previous")
-    alone, _ = _coordinator(tmp_path / "out", 2, "--timeout", "2")  # process 1 never comes
-    waiting, _ = _coordinator(tmp_path / "out", 2, *LONG)  # waits in JAX's join for process 1
-    stopped, _ = _coordinator(tmp_path / "out", 1, *LONG)
-    assert stopped.stdout.readline().endswith("grids on 2 device(s) of 1 process(es)\n")
-    for p in (stopped, waiting):  # `stopped` trains now, after JAX's initialize
-        p.send_signal(signal.SIGTERM)
-    for p in (stopped, waiting):
-        status, _, err = _ends(p)
-        assert status == 130, err
-        assert err.endswith("python -m experiments.sweep: interrupted (SIGTERM); nothing was"
-                            " written\n"), err
     status, _, err = _ends(alone)
     assert status == 1 and "does not join within --timeout" in err.splitlines()[-1], err
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["results.json"]
     assert (tmp_path / "out/results.json").read_text() == "previous"
-    _no_staging_left(tmp_path)
+    assert not list(tmp_path.rglob(".jlinnet-staging-*"))  # none left, by any ending
+    assert not subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True).stdout
