@@ -67,8 +67,9 @@ def test_the_experiment_states_its_findings_and_two_processes_write_the_same(tmp
                                                                             monkeypatch):
     p0, where = _coordinator(tmp_path / "p0", 2)
     p1 = _start(tmp_path / "p1", *where, "--process-id", "1")
-    # A second run on the port process 0 serves is refused, and never joins the first (here
-    # in-process, as the supervisor's child that would run it)
+    joined = p1.stdout.readline()  # both joined: JAX's service holds the port from here on
+    # A second run on that port is refused, and never joins the first (here in-process, as the
+    # supervisor's child that would run it: before the join, its check could take the port)
     with monkeypatch.context() as m:
         m.setenv("JLINNET_SWEEP_CHILD", "1")
         assert sweep.main([*FLAGS, *where, "--process-id", "0", "--out",
@@ -85,7 +86,7 @@ def test_the_experiment_states_its_findings_and_two_processes_write_the_same(tmp
     # numbers, to the last digit written.
     assert (one / "results.json").read_text() == (tmp_path / "p0/results.json").read_text()
     assert _table(printed) == _table(out0)
-    mine = [line for line in out1.splitlines() if not line.startswith("[Gloo]")]
+    mine = [line for line in (joined + out1).splitlines() if not line.startswith("[Gloo]")]
     assert mine == ["process 1: training its share of the networks on 4 device(s) of 2"
                     " process(es); process 0 writes the results"]
     assert not (tmp_path / "p1").exists() and not (tmp_path / "other").exists()
