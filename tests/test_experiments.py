@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import jlinnet as jl
-from experiments import _cli, benchmark, linear, sine, tutorial_numpy
+from experiments import _cli, benchmark, linear, sine, sweep, tutorial_numpy
 
 KEYS = {"target", "activation", "hidden", "steps", "batch_size", "lr", "seed", "rng",
         "initial_error", "final_error", "manual_final_error", "max_param_difference", "files"}
@@ -331,6 +331,19 @@ BAD_FLAGS = [
     (benchmark, ("--json", ""), "argument --json: must be a path, got ''"),
     (benchmark, ("--json", "{dir}"), "argument --json: {dir} is a folder; give a file name"),
     (benchmark, ("--json", "{file}/b.json"), "--json: cannot write into {file} (Not a directory)"),
+    (sweep, ("--hidden", "2", "0"), "argument --hidden: must be an integer >= 1, got '0'"),
+    (sweep, ("--lr-min", "-1"), "argument --lr-min: must be a"),  # _cli's wording: the --lr rows
+    (sweep, ("--out", ""), "argument --out: must be a path, got ''"),
+    (sweep, ("--lr-max", "1e-5"), "--lr-max must be larger than --lr-min"),
+    (sweep, ("--seed", str(2**32 - 1), "--seeds", "2"), "must lie in [0, 2**32)"),
+    (sweep, ("--activation", "elu"), "argument --activation: invalid choice: 'elu'"),
+    (sweep, ("--coordinator", "localhost", "--num-processes", "2", "--process-id", "0"),
+     "argument --coordinator: must be HOST:PORT, got 'localhost'"),
+    (sweep, ("--coordinator", "127.0.0.1:1", "--num-processes", "2", "--process-id", "2"),
+     "--process-id must be in [0, --num-processes), got 2"),
+    (sweep, ("--coordinator", "127.0.0.1:1"), "--coordinator, --num-processes and --process-id go"),
+    (sweep, ("--timeout", str(10**12)),
+     "--timeout: must be 1 to 3600 seconds, got '1000000000000'"),
 ]
 
 
@@ -341,6 +354,7 @@ def test_7_9_bad_flags_exit_2_with_one_line_before_any_work(tmp_path, monkeypatc
     (tmp_path / "file").write_text("")
     monkeypatch.setattr(linear, "train", None)  # no work may start
     monkeypatch.setattr(benchmark, "measure", None)
+    monkeypatch.setattr(sweep, "train_sweep", None)
     flags = [flag.format(**names) for flag in flags]
     if module is not benchmark and "--out" not in flags:
         flags += ["--out", str(tmp_path / "out")]

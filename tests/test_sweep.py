@@ -1,6 +1,7 @@
 """Sweeps: each cell of the table against the network trained alone; one program for any
-rates, targets and weights of the same shapes; diverged networks as data; the summaries; bad
-flags. The experiment's own run and its files: tests/test_sweep_processes.py."""
+rates, targets and weights of the same shapes; diverged networks as data; the summaries. The
+experiment's own run and its files: tests/test_sweep_processes.py; its bad flags:
+tests/test_experiments.py."""
 
 import chex
 import jax
@@ -119,25 +120,3 @@ def test_stability_is_2_over_lambda_at_init_and_just_below_the_first_divergence(
     table = table._replace(errors=np.ones((3, 2)), nonfinite_step=np.full((3, 2), -1))
     s = sweep.stability(net, X, Y, table)  # nothing diverged: the largest rate, no ratio
     assert s["predicted_trained"]["lr"] == LRS[2] and s["ratio"] == dict(init=None, trained=None)
-
-
-@pytest.mark.parametrize("flags, message", [
-    (["--hidden", "2", "0"], "argument --hidden: must be an integer >= 1, got '0'"),
-    (["--lr-min", "-1"], "argument --lr-min: must be a"),  # _cli's tests own the wording
-    (["--out", ""], "argument --out: must be a path, got ''"),
-    (["--lr-max", "1e-5"], "--lr-max must be larger than --lr-min"),
-    (["--seed", str(2**32 - 1), "--seeds", "2"], "must lie in [0, 2**32)"),
-    (["--activation", "elu"], "argument --activation: invalid choice: 'elu'"),
-    (["--coordinator", "localhost", "--num-processes", "2", "--process-id", "0"],
-     "argument --coordinator: must be HOST:PORT, got 'localhost'"),
-    (["--coordinator", "127.0.0.1:1", "--num-processes", "2", "--process-id", "2"],
-     "--process-id must be in [0, --num-processes), got 2"),
-    (["--coordinator", "127.0.0.1:1"], "--coordinator, --num-processes and --process-id go"),
-    (["--timeout", str(10**12)], "--timeout: must be 1 to 3600 seconds, got '1000000000000'"),
-])
-def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, flags, message):
-    out = tmp_path / "out"
-    assert sweep.main(["--out", str(out), *flags]) == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1 and "Traceback" not in err
-    assert not out.exists()
