@@ -6,6 +6,7 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 import jlinnet as jl
+from experiments import sweep
 
 
 def _problem(sizes, activation, seed=0, n=12, offset=0.0):
@@ -24,8 +25,9 @@ def _hessian(net, xs, ys):
 
 
 def _eigenvalues(net, xs, ys):
-    """The Hessian of J in the weights, formed whole (P x P), and its eigenvalues, ascending."""
-    return np.linalg.eigvalsh(np.asarray(_hessian(net, xs, ys)))
+    """The Hessian of J in the weights, formed whole (P x P), and its eigenvalues in float64,
+    ascending."""
+    return np.linalg.eigvalsh(np.asarray(_hessian(net, xs, ys), np.float64))
 
 
 @pytest.mark.parametrize("sizes, activation", [((1, 8, 1), None), ((3, 3, 1), "tanh")])
@@ -66,3 +68,26 @@ def test_sharpness_vmaps_over_k_networks_and_over_examples_like_a_loop():
         chex.assert_shape(per_example, (9,))
         expected = [_eigenvalues(net, xs[i:i + 1], ys[i:i + 1])[-1] for i in range(9)]
         np.testing.assert_allclose(per_example, expected, rtol=1e-5)
+
+
+def test_stability_is_2_over_lambda_at_init_and_just_below_the_first_divergence():
+    x, lrs = jl.grid(), np.array([1e-3, 1e-2, 5e-2])  # the sweep's grid, a sweep's rates
+    y = jl.linear_target(x)
+    net, _ = sweep.seed_networks([0, 1], (1, 2, 1), 20, 1)
+    rows = jax.tree.map(lambda a: np.stack([a, 0.5 * a, 2 * a]), net)  # stand-ins, (L, seeds)
+    table = sweep.Sweep(lrs, np.array([[0.1, 0.1], [0.1, 0.1], [np.nan, 0.1]]),
+                        np.array([[-1, -1], [-1, -1], [3, -1]]), rows)
+    s = sweep.stability(net, x, y, table)
+    below = jax.tree.map(lambda a: a[1], rows)  # the rate below the first divergence, lrs[1]
+    for p, nets in ((s["predicted_init"], net), (s["predicted_trained"], below)):
+        # 2 / lambda_max from the explicit Hessian's eigenvalues: the route beside `sharpness`
+        edges = [2 / _eigenvalues(jax.tree.map(lambda a: a[j], nets), x, y)[-1] for j in (0, 1)]
+        np.testing.assert_allclose([p["min"], p["median"], p["max"]],
+                                   [min(edges), np.median(edges), max(edges)],
+                                   rtol=1e-2)  # 100 power iterations: 0.3% off where the top
+        # two eigenvalues lie close (6.35 and 6.70 for seed 1 at lrs[1])
+    assert s["predicted_trained"]["lr"] == lrs[1] and s["first_divergence"] == lrs[2]
+    assert s["ratio"]["init"] == pytest.approx(s["predicted_init"]["median"] / lrs[2])
+    table = table._replace(errors=np.ones((3, 2)), nonfinite_step=np.full((3, 2), -1))
+    s = sweep.stability(net, x, y, table)  # nothing diverged: the largest rate, no ratio
+    assert s["predicted_trained"]["lr"] == lrs[2] and s["ratio"] == dict(init=None, trained=None)

@@ -1,14 +1,12 @@
 """Sweeps: each cell of the table against the network trained alone; one program for any
-rates, targets and weights of the same shapes; diverged networks as data; the summaries. The
-experiment's own run and its files: tests/test_sweep_processes.py; its bad flags:
-tests/test_experiments.py."""
+rates, targets and weights of the same shapes; diverged networks as data; the summaries (the
+stability prediction: tests/test_curvature.py). The experiment's own run and its files:
+tests/test_sweep_processes.py; its bad flags: tests/test_experiments.py."""
 
 import chex
 import jax
 import numpy as np
 import optax
-import pytest
-from jax.flatten_util import ravel_pytree
 
 import jlinnet as jl
 from experiments import sweep
@@ -89,34 +87,3 @@ def test_summaries_read_the_table_in_learning_rate_order():
     assert sweep.divergence_lr(_table([1.0], [[1.0]])) is None
     table = _table([1, 2, 3, 4, 5, 6], [[0.0], [1.0], [0.0], [0.0], [1.0], [0.0]])
     assert sweep.lr_range(table, below=0.5) == (3.0, 4.0)  # the widest passing run wins
-
-
-@jax.jit  # one program for every network of a shape, rather than each op eagerly
-def _hessian(net):
-    theta, unravel = ravel_pytree(net)
-    return jax.hessian(lambda t: jl.mse(jl.forward(unravel(t), X), Y))(theta)
-
-
-def _edge(net):
-    """2 / lambda_max from the eigenvalues of the explicit Hessian: the route beside `sharpness`."""
-    return 2 / np.linalg.eigvalsh(np.asarray(_hessian(net), np.float64)).max()
-
-
-def test_stability_is_2_over_lambda_at_init_and_just_below_the_first_divergence():
-    net, _ = sweep.seed_networks([0, 1], (1, 2, 1), S, 1)
-    rows = jax.tree.map(lambda a: np.stack([a, 0.5 * a, 2 * a]), net)  # stand-ins, (L, seeds)
-    table = sweep.Sweep(LRS, np.array([[0.1, 0.1], [0.1, 0.1], [np.nan, 0.1]]),
-                        np.array([[-1, -1], [-1, -1], [3, -1]]), rows)
-    s = sweep.stability(net, X, Y, table)
-    below = jax.tree.map(lambda a: a[1], rows)  # the rate below the first divergence, lrs[1]
-    for p, nets in ((s["predicted_init"], net), (s["predicted_trained"], below)):
-        edges = [_edge(jax.tree.map(lambda a: a[j], nets)) for j in range(2)]
-        np.testing.assert_allclose([p["min"], p["median"], p["max"]],
-                                   [min(edges), np.median(edges), max(edges)],
-                                   rtol=1e-2)  # 100 power iterations: 0.3% off where the top
-        # two eigenvalues lie close (6.35 and 6.70 for seed 1 at lrs[1])
-    assert s["predicted_trained"]["lr"] == LRS[1] and s["first_divergence"] == LRS[2]
-    assert s["ratio"]["init"] == pytest.approx(s["predicted_init"]["median"] / LRS[2])
-    table = table._replace(errors=np.ones((3, 2)), nonfinite_step=np.full((3, 2), -1))
-    s = sweep.stability(net, X, Y, table)  # nothing diverged: the largest rate, no ratio
-    assert s["predicted_trained"]["lr"] == LRS[2] and s["ratio"] == dict(init=None, trained=None)
