@@ -2,6 +2,7 @@
 one table of jlinnet's errors. Exotic inputs (str, object, complex arrays) may get JAX's own."""
 
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import jax
@@ -19,18 +20,10 @@ LRS, E = np.array([1e-3, 1e-2, 1e-1, 1.0]), np.ones((4, 2))  # a sweep's rates, 
 NET, STARTS = jl.tutorial_setup((1, 2, 1), 5, 1)
 MISSING = Path(tempfile.gettempdir(), "jlinnet-no-such-folder")
 STACK = jax.tree.map(lambda a: jnp.stack([a, a]), NET)
-
-
-def train(**changes):
-    args = dict(net=NET, xs=X, ys=Y, starts=STARTS, batchsize=1, optimizer=SGD) | changes
-    return jl.train(**args)
-
-
-def train_many(**changes):
-    args = dict(net=STACK, xs=X, ys=Y, starts=jnp.stack([STARTS] * 2), batchsize=1,
-                optimizer=SGD) | changes
-    return jl.train_many(**args)
-
+# A good call; a row passes what it changes (a keyword given again replaces the default)
+train = partial(jl.train, net=NET, xs=X, ys=Y, starts=STARTS, batchsize=1, optimizer=SGD)
+train_many = partial(jl.train_many, net=STACK, xs=X, ys=Y, starts=jnp.stack([STARTS] * 2),
+                     batchsize=1, optimizer=SGD)
 
 ROWS = {  # the mistake: (the call, the error, words the message must hold)
     "a tuple of layers for a net": (lambda: jl.forward(NET.layers, X), TypeError, "jl.Net(("),
