@@ -39,26 +39,20 @@ def test_replays_the_tutorials_numpy_network_step_for_step(grads, size, steps, b
         np.testing.assert_allclose(layer.b, want.b, rtol=2e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("activation, batchsize, seed", [
-    (None, 3, 7), ("tanh", 8, 0), ("relu", 1, 2**32 - 1), ("sigmoid", 10, 12345)])
-def test_sgd_steps_equal_the_numpy_reference(activation, batchsize, seed):
+@pytest.mark.parametrize("activation, batchsize, seed, eager", [
+    (None, 3, 7, False), ("tanh", 8, 0, False), ("tanh", 4, 0, True),  # eager: no jit anywhere
+    ("relu", 1, 2**32 - 1, False), ("sigmoid", 10, 12345, False)])
+def test_sgd_steps_jitted_or_eager_equal_the_numpy_reference(activation, batchsize, seed, eager):
     net, starts = jl.tutorial_setup((1, 4, 1), 20, batchsize, seed=seed, activation=activation)
     ys = jl.sine_target(X)
-    result = jl.train(net, X, ys, starts, batchsize=batchsize, optimizer=SGD)
+    with jax.disable_jit(eager):
+        result = jl.train(net, X, ys, starts, batchsize=batchsize, optimizer=SGD)
     params, losses = ref.sgd(ref.layers(net), np.asarray(X, np.float64), np.asarray(ys, np.float64),
                              np.asarray(starts), batchsize, 0.01, activation)
     np.testing.assert_allclose(result.losses, losses, rtol=1e-4)
     chex.assert_trees_all_close(tuple(map(tuple, result.params)), tuple(map(tuple, params)),
                                 rtol=1e-4, atol=1e-6)
     assert result.nonfinite_step == -1 and result.nonfinite_step.dtype == jnp.int32
-
-
-def test_jitted_training_equals_eager_training():
-    net, starts = jl.tutorial_setup((1, 3, 1), 10, 4, activation="tanh")
-    jitted = jl.train(net, X, Y, starts, batchsize=4, optimizer=SGD)
-    with jax.disable_jit():
-        eager = jl.train(net, X, Y, starts, batchsize=4, optimizer=SGD)
-    chex.assert_trees_all_close(jitted, eager, rtol=1e-5, atol=1e-6)
 
 
 def test_no_retrace_for_new_weights_seeds_or_rates():
@@ -140,13 +134,10 @@ _ON_FOUR_DEVICES = textwrap.dedent("""
         assert split.losses.shape == (k, 10), split.losses.shape
         assert (split.losses.sharding.spec[0] == "k") == (k == 8)
         np.testing.assert_allclose(split.losses, whole.losses, rtol=1e-5, atol=1e-6)
-    print("ok")
 """)
 
 
 def test_spreads_networks_over_four_devices_with_the_same_results():
-    env = dict(os.environ, XLA_FLAGS=os.environ.get("XLA_FLAGS", "")
-               + " --xla_force_host_platform_device_count=4")
-    done = subprocess.run([sys.executable, "-c", _ON_FOUR_DEVICES], env=env, capture_output=True,
-                          text=True, timeout=300)  # a bound against hangs only
-    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+    # A failed assertion ends the process with its traceback on stderr, in pytest's report
+    subprocess.run([sys.executable, "-c", _ON_FOUR_DEVICES], check=True, timeout=300,  # hangs only
+                   env=dict(os.environ, JAX_NUM_CPU_DEVICES="4"))
