@@ -28,17 +28,13 @@ def _forward_and_grads(net, x, y):
     return jl.forward(net, x), *(route(net, x, y) for route in ROUTES.values())
 
 
-@pytest.mark.parametrize("sizes", SIZES)
+@pytest.mark.parametrize("sizes, eager", [(s, False) for s in SIZES] + [((2, 5, 4, 3), True)])
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_forward_and_gradients_equal_the_numpy_network(sizes, activation):
-    """The matrix: sizes x activations, forward and both gradient routes, against the oracle."""
-    _check_against_the_oracle(_forward_and_grads, sizes, activation)
-
-
-@pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_eager_forward_and_gradients_equal_the_numpy_network(activation):
-    with jax.disable_jit():
-        _check_against_the_oracle(_forward_and_grads, (2, 5, 4, 3), activation)
+def test_forward_and_gradients_jitted_or_eager_equal_the_numpy_network(sizes, eager, activation):
+    """The matrix: sizes x activations, forward and both gradient routes, against the oracle;
+    the deepest network eagerly too."""
+    with jax.disable_jit(eager):
+        _check_against_the_oracle(_forward_and_grads, sizes, activation)
 
 
 @settings(max_examples=4)
