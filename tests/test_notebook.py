@@ -29,9 +29,8 @@ def _kernel_env(tmp_path, monkeypatch):
     spec = tmp_path / "share" / "kernels" / KERNEL
     spec.mkdir(parents=True)
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    spec.joinpath("kernel.json").write_text(
-        json.dumps({"argv": argv, "display_name": "jlinnet tests", "language": "python"})
-    )
+    spec.joinpath("kernel.json").write_text(json.dumps(
+        {"argv": argv, "display_name": "jlinnet tests", "language": "python"}))
     env = {
         "JUPYTER_PATH": tmp_path / "share",
         "JUPYTER_CONFIG_DIR": tmp_path / "config",
