@@ -23,7 +23,7 @@ settings.load_profile("jlinnet")
 # on few cores the last minute is not one of them running alone while the others wait; with
 # `--maxschedchunk 1` (pyproject) xdist deals them out one by one to whichever worker is free.
 LONGEST_FIRST = ("test_notebook.py::test_tutorial_notebook", "test_sweep_processes.py",
-                 "test_benchmark.py", "test_experiments.py::test_8_10", "test_sweep.py::test_exp",
+                 "test_experiments.py::test_quick_benchmark", "test_experiments.py::test_8_10",
                  "test_training.py::test_spreads")
 
 
