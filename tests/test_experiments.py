@@ -70,7 +70,6 @@ def _no_staging_left(root):
 def test_linear_default_run_restores_the_line(tmp_path, capsys):
     out = tmp_path / "out"
     assert _run(linear, out) == 0
-    assert sorted(p.name for p in out.iterdir()) == FILES
     assert all((out / name).read_bytes()[:4] == b"\x89PNG" for name in FILES[:2])
     results = _results(out)
     assert KEYS | {"affine_map"} == set(results) and sorted(results["files"]) == FILES

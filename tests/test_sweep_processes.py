@@ -35,16 +35,13 @@ def _start(out, *flags):
                             text=True, start_new_session=True)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _coordinator(out, n, *flags):
     """Process 0 of an `n`-process run, once it serves its port: (process, its flags)."""
     while True:
-        where = ["--coordinator", f"127.0.0.1:{_free_port()}", "--num-processes", str(n), *flags]
+        with socket.socket() as s:  # a port the kernel says is free
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        where = ["--coordinator", f"127.0.0.1:{port}", "--num-processes", str(n), *flags]
         p0 = _start(out, *where, "--process-id", "0")
         if p0.stdout.readline().startswith("process 0: coordinating the run on"):
             return p0, where
