@@ -40,7 +40,7 @@ def test_replays_the_tutorials_numpy_network_step_for_step(grads, size, steps, b
 
 
 @pytest.mark.parametrize("activation, batchsize, seed, eager", [
-    (None, 3, 7, False), ("tanh", 8, 0, False), ("tanh", 4, 0, True),  # eager: no jit anywhere
+    (None, 3, 7, False), ("tanh", 8, 0, False), ("tanh", 8, 0, True),  # eager: the same, no jit
     ("relu", 1, 2**32 - 1, False), ("sigmoid", 10, 12345, False)])
 def test_sgd_steps_jitted_or_eager_equal_the_numpy_reference(activation, batchsize, seed, eager):
     net, starts = jl.tutorial_setup((1, 4, 1), 20, batchsize, seed=seed, activation=activation)
