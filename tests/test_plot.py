@@ -160,7 +160,7 @@ def test_sweep_styles_by_activation_and_its_median_counts_divergence_as_inf():
     assert len(set(styles)) == 4 and [s for _, s in styles] == ["-", "--"] * 2  # none, tanh
     for line, j in zip(lines, errors.values()):
         median = np.quantile(np.where(np.isfinite(j), j, np.inf), 0.5, axis=1, method="higher")
-        assert median[2] == 1e30 and median[3] == np.inf  # `jl.seed_quantile`'s definition
+        assert median[2] == 1e30 and median[3] == np.inf  # diverged counts as +inf
         np.testing.assert_allclose(line.get_ydata(), [*median[:2], top, np.nan])
     assert _marks(ax) == [(0.1, top)] * 4
     offsets = [line.get_ydata()[0] for line in low.get_lines()]
