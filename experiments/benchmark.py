@@ -167,7 +167,8 @@ def _run(argv):
     out = _cli.Staged(args.json.parent, "--json") if args.json else contextlib.nullcontext()
     with out:
         rows = measure(quick=args.quick, k=args.k, repeats=args.repeats)
-        print(f"per-step cost, best of {rows[0]['repeats']} runs after compiling; {machine}")
+        print(f"per-step cost, best of {rows[0]['repeats']} interleaved rounds after compiling;"
+              f" {machine}")
         line = "{:<22} {:<11} {:>7} {:>5} {:>9} {:>10} {:>8} {:>8}".format
         print(line("config", "method", "steps", "K", "compile s", "us/step", "x numpy", "x loop"))
         print("-" * 87)
