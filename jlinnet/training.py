@@ -108,12 +108,19 @@ def _fit(net, xs, ys, starts, opt_state, *, batchsize, optimizer, grads, mesh, m
     init = jax.vmap(optimizer.init) if many else optimizer.init
     if opt_state is None:
         opt_state = init(net)
-    elif jax.tree.map(jnp.shape, opt_state) != jax.tree.map(jnp.shape, jax.eval_shape(init, net)):
+    elif not _same_shapes(opt_state, jax.eval_shape(init, net)):
         raise ValueError(f"opt_state must match optimizer.init(net) (a state from another"
                          f" optimizer or network?), got {jax.tree.structure(opt_state)}")
     step = _step(xs, ys, batchsize, optimizer, grads)
     step = jax.vmap(step) if many else step
     return (_scan if mesh is None else partial(_sharded, mesh=mesh))(step, net, opt_state, starts)
+
+
+def _same_shapes(a, b) -> bool:
+    """Whether pytrees `a` and `b` have one structure and leaves of the same shapes (compared
+    leaf by leaf: a `Net` compares by identity, so two trees holding copies never match)."""
+    return jax.tree.structure(a) == jax.tree.structure(b) and all(
+        jnp.shape(u) == jnp.shape(v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
 def _sharded(step, net, opt_state, starts, *, mesh):
