@@ -16,7 +16,7 @@ def test_net_reads_like_the_tutorials_net_and_keeps_its_activation():
     net = _net((1, 4, 3, 1), "tanh")
     x = jl.grid(5)
     assert len(net) == 3 and isinstance(net[0], jl.Layer) and net.sizes == (1, 4, 3, 1)
-    assert [layer.w.shape for layer in net] == [(1, 4), (4, 3), (3, 1)]
+    assert [layer.w.shape for layer in net.layers] == [(1, 4), (4, 3), (3, 1)]
     head = net[:2]
     assert isinstance(head, jl.Net) and head.activation == "tanh" and len(head) == 2
     chex.assert_trees_all_close(net(x), jl.forward(net, x))
