@@ -15,8 +15,9 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 from jax.typing import ArrayLike
 
-from jlinnet.loss import mse
-from jlinnet.model import Net, forward
+from jlinnet import checks
+from jlinnet.loss import J
+from jlinnet.model import Net, apply, check_net
 
 
 def sharpness(net: Net, xs: ArrayLike, ys: ArrayLike, *, iters: int = 100,
@@ -42,8 +43,15 @@ def sharpness(net: Net, xs: ArrayLike, ys: ArrayLike, *, iters: int = 100,
     Returns:
       lambda_max: a scalar in the weights' dtype.
     """
+    sizes, dtype = check_net(net, fn="sharpness")
+    xs = checks.data("xs", xs, dtype, features=sizes[0])
+    ys = checks.data("ys", ys, dtype, features=sizes[-1])
+    if xs.shape[0] != ys.shape[0]:
+        raise ValueError(f"ys must have one row per row of xs ({xs.shape[0]}), got {ys.shape}")
+    iters = checks.positive_int("iters", iters)
+    key = jax.random.key(0) if key is None else checks.key("key", key)
     theta, unravel = ravel_pytree(net)
-    grad = jax.grad(lambda t: mse(forward(unravel(t), xs), ys))
+    grad = jax.grad(lambda t: J(apply(unravel(t), xs), ys))
 
     def hvp(v):  # H v = d/de grad J(theta + e v) at e = 0
         return jax.jvp(grad, (theta,), (v,))[1]
@@ -55,7 +63,6 @@ def sharpness(net: Net, xs: ArrayLike, ys: ArrayLike, *, iters: int = 100,
 
         return jax.lax.fori_loop(0, iters, step, v)
 
-    key = jax.random.key(0) if key is None else key
     v = jax.random.normal(key, theta.shape, theta.dtype)
     v = v / jnp.linalg.norm(v)
     u = power(0.0, v)

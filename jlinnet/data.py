@@ -36,7 +36,7 @@ def grid(n: int = 1000, low: float = -3.0, high: float = 3.0, *, dtype=None) -> 
 
 
 def _real(x):
-    x = jnp.asarray(checks.host(x))
+    x = jnp.asarray(checks.host("x", x))
     return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(checks.float_dtype(None))
 
 
@@ -61,6 +61,7 @@ def batch_starts(key: jax.Array, steps: int, n: int, batchsize: int) -> jax.Arra
     Returns:
       starts: (S,) int32.
     """
+    key = checks.key("key", key)
     steps, n = checks.positive_int("steps", steps), checks.positive_int("n", n)
     batchsize = checks.positive_int("batchsize", batchsize, maximum=n)
     return jax.random.randint(key, (steps,), 0, max(n - batchsize, 1), dtype=jnp.int32)

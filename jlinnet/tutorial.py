@@ -35,7 +35,7 @@ def tutorial_setup(sizes: Sequence[int], steps: int, batchsize: int, seed: int =
     batchsize = checks.positive_int("batchsize", batchsize, maximum=n - 1)
     seed = checks.positive_int("seed", seed, minimum=0, maximum=2**32 - 1)
     dtype = checks.float_dtype(dtype)
-    sizes = [checks.positive_int(f"sizes[{i}]", s) for i, s in enumerate(sizes)]
+    sizes = checks.sizes(sizes)
     rng = np.random.RandomState(seed)  # the stream of np.random.seed(seed)
     layers = tuple(Layer(rng.randn(n_in, n_out).astype(dtype), np.zeros(n_out, dtype))
                    for n_in, n_out in zip(sizes[:-1], sizes[1:]))

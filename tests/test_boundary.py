@@ -15,10 +15,12 @@ import jlinnet as jl
 from jlinnet import plot
 
 X, SGD = jl.grid(), optax.sgd(0.01)
+HYPER = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)
 Y = jl.linear_target(X)
 LRS, E = np.array([1e-3, 1e-2, 1e-1, 1.0]), np.ones((4, 2))  # a sweep's rates, its (L, seeds) J
 NET, STARTS = jl.tutorial_setup((1, 2, 1), 5, 1)
 MISSING = Path(tempfile.gettempdir(), "jlinnet-no-such-folder")
+TANH = jl.Net(NET.layers, "tanh")
 STACK = jax.tree.map(lambda a: jnp.stack([a, a]), NET)
 # A good call; a row passes what it changes (a keyword given again replaces the default)
 train = partial(jl.train, net=NET, xs=X, ys=Y, starts=STARTS, batchsize=1, optimizer=SGD)
@@ -26,13 +28,18 @@ train_many = partial(jl.train_many, net=STACK, xs=X, ys=Y, starts=jnp.stack([STA
                      batchsize=1, optimizer=SGD)
 
 ROWS = {  # the mistake: (the call, the error, words the message must hold)
-    "a tuple of layers for a net": (lambda: jl.forward(NET.layers, X), TypeError, "jl.Net(("),
+    "a tuple of layers for a net": (lambda: jl.forward(NET.layers, X), TypeError,
+                                    "pass the Net itself"),
+    "a Net as layers, another activation": (lambda: jl.Net(TANH, "relu"), ValueError,
+                                            "jl.Net(net.layers, 'relu')"),
+    "a Net's layers listed": (lambda: jl.Net(list(TANH)), TypeError, "net.layers"),
+    "layers past the last": (lambda: NET[5:9], TypeError, "non-empty tuple of jl.Layer"),
     "int weights": (lambda: jl.forward(jax.tree.map(lambda a: a.astype(int), NET), X), TypeError,
                     "one floating dtype"),
     "layers that do not chain": (lambda: jl.forward(jl.Net((NET[0], NET[0])), X), ValueError,
                                  "sizes chain"),
-    "an unknown activation": (lambda: jl.forward(jl.Net(NET.layers, "swish"), X), ValueError,
-                              "net.activation"),
+    "an unknown activation": (lambda: jl.Net(NET.layers, "Tanh"), ValueError,
+                              "activation must be None, one of"),
     "a stack into forward": (lambda: jl.forward(STACK, X), ValueError,
                              "jax.vmap(jl.forward, in_axes=(0, None))"),
     "a stack into affine_map": (lambda: jl.affine_map(STACK), ValueError, "jl.affine_map"),
@@ -45,21 +52,48 @@ ROWS = {  # the mistake: (the call, the error, words the message must hold)
     "targets of another length": (lambda: train(ys=Y[:10]), ValueError, "ys of 1000 rows"),
     "an empty batch": (lambda: jl.mse(jnp.zeros((0, 1)), jnp.zeros((0, 1))), ValueError,
                        "rows >= 1"),
-    "bool data": (lambda: jl.forward(NET, X > 0), ValueError, "real numbers"),
+    "bool data": (lambda: jl.forward(NET, X > 0), TypeError, "x must be an array of real"),
+    "a string array": (lambda: jl.mse(np.array([["a"]]), np.zeros((1, 1))), TypeError,
+                       "pred must be an array of real numbers, got <U1"),
+    "starts off the grid, known on the host": (lambda: train(starts=np.array([1, 999, 3]) + 1),
+                                               ValueError, "starts must lie in [0, N - batchsize]"),
     "float starts": (lambda: train(starts=STARTS * 1.0), TypeError, "integer array"),
     "batchsize > N": (lambda: train(batchsize=1001), ValueError, "batchsize must be"),
     "a float batchsize": (lambda: train(batchsize=2.5), ValueError, "batchsize must be"),
     "an optimizer that is not optax": (lambda: train(optimizer=0.01), TypeError, "optax"),
     "grads=jax.grad": (lambda: train(grads=jax.grad), TypeError, "jl.autodiff_grads"),
     "a state of another optimizer": (lambda: train(opt_state=optax.adam(0.1).init(NET)),
-                                     ValueError, "opt_state must match"),
+                                     ValueError, "opt_state must be shaped like optimizer.init"),
+    "a state that is not one": (lambda: train(opt_state="x"), TypeError, "opt_state must be an"),
+    "gradients of another shape": (lambda: train(grads=lambda n, x, y: jl.mse(n(x), y)),
+                                   TypeError, "grads must return gradients shaped like"),
+    "a mesh by name": (lambda: train_many(mesh="cpu"), TypeError, "mesh must be None or a"),
+    "a rate that is not finite": (lambda: jl.with_hyperparams(HYPER.init(NET),
+                                                              learning_rate=np.nan),
+                                  ValueError, "learning_rate must be numbers in"),
+    "a rate beyond float32": (lambda: jl.with_hyperparams(HYPER.init(NET), learning_rate=1e40),
+                              ValueError, "learning_rate must be numbers in"),
     "a rate for a schedule": (lambda: jl.with_hyperparams(optax.inject_hyperparams(optax.sgd)(
         learning_rate=optax.linear_schedule(0.1, 0.0, 10)).init(NET), learning_rate=0.5),
         ValueError, "set by a number"),
     "an unknown scheme": (lambda: jl.init_mlp(jax.random.key(0), scheme="lecun"), ValueError,
                           "scheme"),
     "a size of 0": (lambda: jl.init_mlp(jax.random.key(0), (1, 0, 1)), ValueError, "sizes[1]"),
-    "one size": (lambda: jl.init_mlp(jax.random.key(0), (3,)), ValueError, "init_mlp needs"),
+    "one size": (lambda: jl.init_mlp(jax.random.key(0), (3,)), ValueError, "sizes must be a"),
+    "a size for sizes": (lambda: jl.init_mlp(jax.random.key(0), 2), ValueError, "sizes must be a"),
+    "a seed for a key": (lambda: jl.batch_starts(0, 5, 1000, 1), TypeError,
+                         "key must be one JAX PRNG key"),
+    "no key": (lambda: jl.init_mlp(None), TypeError, "key must be one JAX PRNG key"),
+    "a batch of keys": (lambda: jl.init_mlp(jax.random.split(jax.random.key(0), 2)), TypeError,
+                        "key must be one JAX PRNG key"),
+    "a dtype that is not one": (lambda: jl.init_mlp(jax.random.key(0), dtype="foo"), TypeError,
+                                "dtype must be a floating dtype"),
+    "float64 without x64": (lambda: jl.init_mlp(jax.random.key(0), dtype=jnp.float64),
+                            ValueError, "jax.config.update('jax_enable_x64', True)"),
+    "power iterations": (lambda: jl.sharpness(NET, X, Y, iters=0), ValueError,
+                         "iters must be an integer"),
+    "sharpness's data": (lambda: jl.sharpness(NET, X[:, 0], Y), ValueError, "xs must be"),
+    "a name that moved": (lambda: jl.train_sweep, AttributeError, "jlinnet.train_sweep moved"),
     "weights that would overflow": (lambda: jl.init_mlp(jax.random.key(0), wscale=1e39),
                                     ValueError, "wscale"),
     "an int dtype": (lambda: jl.init_mlp(jax.random.key(0), dtype=jnp.int32), TypeError,
