@@ -16,10 +16,27 @@ import numpy as np
 INT32_MAX = 2**31 - 1
 
 
-def _what(x) -> str:
-    """'float32 of shape (3, 1)' for an array, else the type's name."""
+def show(x) -> str:
+    """`x` in one short line, for an error message: an array by its dtype and shape."""
     shape = getattr(x, "shape", None)
-    return f"{x.dtype} of shape {shape}" if shape is not None else type(x).__name__
+    if shape not in (None, ()):
+        return f"{getattr(x, 'dtype', '')} of shape {shape}"
+    text = " ".join(repr(x).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _kind(dtype) -> str:
+    """NumPy's dtype kind letter for the kinds jlinnet takes (b, i, u, f), "?" for any other
+    (complex, strings, objects, PRNG keys)."""
+    for kind, base in (("f", jnp.floating), ("i", jnp.signedinteger), ("u", jnp.unsignedinteger),
+                       ("b", jnp.bool_)):
+        if jnp.issubdtype(dtype, base):
+            return kind
+    return "?"
+
+
+def _need(kinds: str) -> str:
+    return "real numbers" if "f" in kinds else "integers"
 
 
 def host(name: str, x, kinds: str = "iuf"):
@@ -27,6 +44,8 @@ def host(name: str, x, kinds: str = "iuf"):
     NumPy, a named TypeError unless its dtype kind is in `kinds` (i/u integer, f float),
     integers as float64 where floats are allowed (exact up to 2**53)."""
     if isinstance(x, jax.Array):
+        if _kind(x.dtype) not in kinds:
+            raise TypeError(f"{name} must be an array of {_need(kinds)}, got {show(x)}")
         return x
     try:
         x = np.asarray(x)
@@ -34,19 +53,16 @@ def host(name: str, x, kinds: str = "iuf"):
         raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__} ({err})"
                         ) from None
     if x.dtype.kind not in kinds:
-        need = "real numbers" if "f" in kinds else "integers"
-        raise TypeError(f"{name} must be an array of {need}, got {_what(x)}")
+        raise TypeError(f"{name} must be an array of {_need(kinds)}, got {show(x)}")
     return x.astype(np.float64) if x.dtype.kind in "iu" and "f" in kinds else x
 
 
 def data(name: str, x, dtype, *, features: int | None = None) -> jax.Array:
     """`x` as a (rows >= 1, features) array of the float `dtype`, or a named error."""
     x = jnp.asarray(host(name, x))
-    if not (jnp.issubdtype(x.dtype, jnp.integer) or jnp.issubdtype(x.dtype, jnp.floating)):
-        raise TypeError(f"{name} must be an array of real numbers, got {_what(x)}")
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] != (features or x.shape[1]):
         need = f"(rows, {features})" if features else "(rows, columns)"
-        raise ValueError(f"{name} must be {need} real numbers with rows >= 1, got {_what(x)}")
+        raise ValueError(f"{name} must be {need} real numbers with rows >= 1, got {show(x)}")
     return x.astype(dtype)
 
 
@@ -70,7 +86,7 @@ def starts(x, ndim: int) -> jax.Array:
     for any grid (int8 and uint8 starts become int32)."""
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.integer) or x.ndim != ndim or x.size == 0:
-        raise TypeError(f"starts must be a non-empty {ndim}-D integer array, got {_what(x)}")
+        raise TypeError(f"starts must be a non-empty {ndim}-D integer array, got {show(x)}")
     return x.astype(jnp.promote_types(x.dtype, jnp.int32))
 
 
@@ -78,7 +94,7 @@ def positive_int(name: str, value, *, minimum: int = 1, maximum: int = INT32_MAX
     """`value` as an int in [minimum, maximum], or a named error."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not (
             minimum <= value <= maximum):
-        raise ValueError(f"{name} must be an integer in [{minimum}, {maximum}], got {value!r}")
+        raise ValueError(f"{name} must be an integer in [{minimum}, {maximum}], got {show(value)}")
     return int(value)
 
 
@@ -86,44 +102,47 @@ def reals(name: str, value, *, low: float = -np.inf, high: float = np.inf, scala
     """`value`, a number (`scalar`) or an array of them, each in (low, high) (so finite where
     the bounds are), or a named error; a traced value's shape is checked, its values are known
     only when it runs."""
-    if scalar and np.ndim(value) != 0:
-        raise ValueError(f"{name} must be one number, got shape {np.shape(value)}")
+    v = host(name, value)
+    if scalar and v.ndim != 0:
+        raise ValueError(f"{name} must be one number, got {show(value)}")
     if isinstance(value, jax.core.Tracer):
         return value
-    v = host(name, value)
     with np.errstate(all="ignore"):
         if np.size(v) == 0 or not np.all((v > low) & (v < high)):  # NaN fails
-            raise ValueError(f"{name} must be numbers in ({low:.3g}, {high:.3g}), got {value!r}")
-    return value
+            raise ValueError(f"{name} must be {'a number' if scalar else 'numbers'} in ({low:.3g},"
+                             f" {high:.3g}), got"
+                             f" {show(value)}")
+    return v
 
 
 def sizes(value) -> tuple[int, ...]:
     """Layer sizes (in, hidden..., out): a sequence of at least two integers >= 1."""
     if isinstance(value, str) or not isinstance(value, Sequence) or len(value) < 2:
         raise ValueError(f"sizes must be a sequence (in, hidden..., out) of at least two"
-                         f" integers, got {value!r}")
+                         f" integers, got {show(value)}")
     return tuple(positive_int(f"sizes[{i}]", s) for i, s in enumerate(value))
 
 
 def key(name: str, k) -> jax.Array:
     """One JAX PRNG key: `jax.random.key(seed)` (or a legacy uint32 (2,) `PRNGKey`)."""
-    typed = isinstance(k, jax.Array) and jnp.issubdtype(k.dtype, jax.dtypes.prng_key)
-    legacy = np.shape(k) == (2,) and getattr(k, "dtype", None) == np.uint32
-    if not ((typed and k.shape == ()) or legacy):
+    array = isinstance(k, jax.Array | np.ndarray)
+    typed = array and k.shape == () and jnp.issubdtype(k.dtype, jax.dtypes.prng_key)
+    if not (typed or (array and k.shape == (2,) and k.dtype == np.uint32)):
         raise TypeError(f"{name} must be one JAX PRNG key such as jax.random.key(0), got"
-                        f" {_what(k)}")
+                        f" {show(k)}")
     return k
 
 
 def float_dtype(dtype) -> np.dtype:
     """A floating dtype JAX has (None: float32, or float64 under `jax_enable_x64`), or a named
     error; float64 without x64 says how to turn it on (JAX would give float32 silently)."""
-    try:
-        wanted = np.dtype(jnp.float64 if dtype is None else dtype)
+    try:  # a type, a name or a dtype (np.dtype of an array is deprecated)
+        wanted = np.dtype(jnp.float64 if dtype is None else dtype) if isinstance(
+            dtype, str | type | np.dtype | None) else None
     except TypeError:
         wanted = None
     if wanted is None or not jnp.issubdtype(wanted, jnp.floating):
-        raise TypeError(f"dtype must be a floating dtype such as jnp.float32, got {dtype!r}")
+        raise TypeError(f"dtype must be a floating dtype such as jnp.float32, got {show(dtype)}")
     got = jax.dtypes.canonicalize_dtype(wanted)
     if dtype is not None and got != wanted:
         raise ValueError(f"dtype {wanted} needs 64-bit JAX: call jax.config.update("

@@ -27,9 +27,10 @@ def grid(n: int = 1000, low: float = -3.0, high: float = 3.0, *, dtype=None) -> 
       x: (N, 1), `np.linspace(low, high, n, dtype=dtype).reshape(-1, 1)`.
     """
     n, dtype = checks.positive_int("n", n), checks.float_dtype(dtype)
-    with np.errstate(over="ignore"):
-        ends = np.array([low, high], dtype=np.float64).astype(dtype)
-    if not (np.all(np.isfinite(ends)) and ends[0] < ends[1]):
+    most = float(jnp.finfo(dtype).max)
+    low, high = (float(checks.reals(k, v, low=-most, high=most, scalar=True))
+                 for k, v in (("low", low), ("high", high)))
+    if not low < high:
         raise ValueError(f"low and high must be finite in {dtype} with low < high, got {low}"
                          f" and {high}")
     return jnp.asarray(np.linspace(low, high, n, dtype=dtype).reshape(-1, 1))

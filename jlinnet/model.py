@@ -10,6 +10,7 @@ and `net[l].w[j-1, i-1]` is the tutorial's w_ij^(l+1).
 
 import dataclasses
 import json
+import warnings
 from collections.abc import Callable, Sequence
 from typing import NamedTuple, TypeAlias
 
@@ -70,10 +71,10 @@ class Net:
                 and all(isinstance(layer, Layer) for layer in layers)):
             raise TypeError(f"layers must be a non-empty tuple of jl.Layer(w, b), got"
                             f" {type(layers).__name__} {_kinds(layers)}")
-        if not (activation is None or callable(activation) or (
+        if isinstance(activation, Net) or not (activation is None or callable(activation) or (
                 isinstance(activation, str) and activation in ACTIVATIONS)):
             raise ValueError(f"activation must be None, one of {sorted(ACTIVATIONS)} or an"
-                             f" elementwise callable, got {activation!r}")
+                             f" elementwise callable, got {checks.show(activation)}")
         object.__setattr__(self, "layers", tuple(layers))
         object.__setattr__(self, "activation", activation)
 
@@ -141,6 +142,13 @@ def check_net(net, *, stacked: bool | None = False, fn: str = "forward") -> tupl
     if len(dtypes) != 1 or not jnp.issubdtype(getattr(leaves[0], "dtype", object), jnp.floating):
         raise TypeError(f"net's weights must be arrays of one floating dtype, got {sorted(dtypes)}:"
                         " cast with jax.tree.map(lambda a: a.astype(jnp.float32), net)")
+    if callable(f := net.activation):  # elementwise: else the next layer would get a broadcast
+        with warnings.catch_warnings():  # a probe of ours: the real call warns where it runs
+            warnings.simplefilter("ignore")
+            out = jax.eval_shape(f, jax.ShapeDtypeStruct((2, 3), leaves[0].dtype))
+        if getattr(out, "shape", None) != (2, 3):
+            raise ValueError(f"net.activation must be elementwise, an (a, b) array in and out,"
+                             f" got {checks.show(f)}, which gives {checks.show(out)} for (2, 3)")
     shapes = [(np.shape(w), np.shape(b)) for w, b in net.layers]
     lead = net.batch_shape
     chained = all(len(w) == len(lead) + 2 and w[:-2] == lead and b == w[:-2] + w[-1:]
@@ -187,9 +195,10 @@ def init_mlp(key: jax.Array, sizes: Sequence[int] = (1, 2, 1), *, activation: Ac
     most = float(jnp.finfo(dtype).max) / 100  # room for the largest draws; NaN fails too
     wscale = checks.reals("wscale", wscale, low=0.0, high=most, scalar=True)
     if not (isinstance(scheme, str) and scheme in SCHEMES):
-        raise ValueError(f"scheme must be one of {sorted(SCHEMES)}, got {scheme!r}")
+        raise ValueError(f"scheme must be one of {sorted(SCHEMES)}, got {checks.show(scheme)}")
     keys = jax.random.split(checks.key("key", key), len(sizes) - 1)
-    layers = tuple(Layer(wscale * SCHEMES[scheme](k, (n, m), dtype), jnp.zeros((m,), dtype))
+    layers = tuple(Layer((wscale * SCHEMES[scheme](k, (n, m), dtype)).astype(dtype),
+                         jnp.zeros((m,), dtype))
                    for k, n, m in zip(keys, sizes[:-1], sizes[1:]))
     net = Net(layers, activation)
     check_net(net, fn="init_mlp")

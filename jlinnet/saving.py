@@ -31,6 +31,13 @@ def _activation(activation) -> dict:
     return dict(activation=f"callable:{name}", fingerprint=values.tolist())
 
 
+def _path(path) -> str | os.PathLike:
+    """A file's path (an int would be a file descriptor: 1 is stdout), or a named error."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"path must be a str or os.PathLike, got {checks.show(path)}")
+    return path
+
+
 def _arrays(path) -> dict[str, np.ndarray]:
     """The arrays of a `.npz` as `save` writes it, each member checked before it is read: not
     encrypted, stored (not compressed: no bomb), no larger than the file, and an array header
@@ -64,7 +71,7 @@ def save(path: str | os.PathLike, net: Net) -> Path:
     written through; the file's mode is any new file's (0o666 & ~umask). Returns the path
     written."""
     check_net(net, stacked=None, fn="save")
-    path = Path(os.path.realpath(path))
+    path = Path(os.path.realpath(_path(path)))
     if not path.parent.is_dir():
         raise ValueError(f"path must be in a folder that exists, got {path} (no folder"
                          f" {path.parent})")
@@ -96,7 +103,7 @@ def load(path: str | os.PathLike, *, activation: Activation = None, dtype=None) 
       file, a header that does not match its arrays, an `activation` or `dtype` that does not
       fit) is one `ValueError` that says which.
     """
-    dtype = None if dtype is None else checks.float_dtype(dtype)
+    path, dtype = _path(path), None if dtype is None else checks.float_dtype(dtype)
     try:
         data = _arrays(path)
         header = json.loads(str(data.pop("jlinnet")))
@@ -115,8 +122,8 @@ def load(path: str | os.PathLike, *, activation: Activation = None, dtype=None) 
         if not ok or (dtype is None and kept != {True}):
             raise ValueError(f"it records activation {saved!r} and dtype {layers[0].w.dtype}:"
                              f" pass activation= only for a callable (a function giving the"
-                             f" saved values) and dtype= for a dtype JAX lacks; got {activation!r}"
-                             f" and {dtype!r}")
+                             f" saved values) and dtype= for a dtype JAX lacks; got"
+                             f" {checks.show(activation)} and {checks.show(dtype)}")
         net = Net(tuple(Layer(*(a if dtype is None else a.astype(dtype) for a in layer))
                         for layer in layers), name)
         check_net(net, stacked=None, fn="load")

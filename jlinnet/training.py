@@ -7,6 +7,7 @@ optax transformation). K networks run that step `vmap`ped over K inside the same
     theta^k_{t+1} = theta^k_t - lr_k * dJ/dtheta^k (x^k_t, y^k_t)      k = 0 .. K-1
 """
 
+import inspect
 from collections.abc import Callable
 from functools import partial
 from typing import Any, NamedTuple
@@ -62,7 +63,7 @@ def train(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, batchsiz
     Returns:
       `TrainResult(params, losses (S,), opt_state, nonfinite_step ())`.
     """
-    settings = _settings(batchsize, optimizer, grads, None)
+    settings = _settings(net, batchsize, optimizer, grads, None)
     return _fit(net, *_host(xs, ys, starts, opt_state, batchsize), **settings, many=False)
 
 
@@ -85,22 +86,25 @@ def train_many(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, bat
     Returns:
       `TrainResult`: params (K, ...), losses (K, S), opt_state, nonfinite_step (K,).
     """
-    settings = _settings(batchsize, optimizer, grads, mesh)
+    settings = _settings(net, batchsize, optimizer, grads, mesh)
     return _fit(net, *_host(xs, ys, starts, opt_state, batchsize), **settings, many=True)
 
 
-def _settings(batchsize, optimizer, grads, mesh) -> dict:
-    """The settings that pick the program (static: hashed by `jax.jit`), each checked first."""
+def _settings(net, batchsize, optimizer, grads, mesh) -> dict:
+    """The settings that pick the program (static: hashed by `jax.jit`), each checked first,
+    and that `net` is a network (else `jax.jit` would name it as an argument it cannot take)."""
+    if not isinstance(net, Net):
+        check_net(net)  # its error: pass the Net itself
     checks.positive_int("batchsize", batchsize)
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer must be an optax GradientTransformation such as"
                         f" optax.sgd(0.01), got {type(optimizer).__name__}")
     if not callable(grads) or grads is jax.grad:
         raise TypeError(f"grads must be a function (net, x, y) -> gradients shaped like net,"
-                        f" such as jl.autodiff_grads or jl.manual_grads, got {grads!r}")
+                        f" such as jl.autodiff_grads or jl.manual_grads, got {checks.show(grads)}")
     if mesh is not None and not isinstance(mesh, Mesh):
         raise TypeError(f"mesh must be None or a jax.sharding.Mesh such as"
-                        f" jax.make_mesh((jax.device_count(),), ('k',)), got {mesh!r}")
+                        f" jax.make_mesh((jax.device_count(),), ('k',)), got {checks.show(mesh)}")
     return dict(batchsize=batchsize, optimizer=optimizer, grads=grads, mesh=mesh)
 
 
@@ -111,8 +115,7 @@ def _host(xs, ys, starts, opt_state, batchsize):
     xs, ys = checks.host("xs", xs), checks.host("ys", ys)
     n = xs.shape[0] if xs.ndim == 2 else checks.INT32_MAX  # else xs is named while tracing
     starts = checks.host_starts(starts, n, min(batchsize, n))
-    if not all(isinstance(a, jax.Array | np.ndarray | np.generic | int | float)
-               for a in jax.tree.leaves(opt_state)):
+    if not all(map(_array_like, jax.tree.leaves(opt_state))):
         raise TypeError(f"opt_state must be an optimizer state (optimizer.init(net), or a run's"
                         f" returned opt_state), got {type(opt_state).__name__}")
     return xs, ys, starts, opt_state
@@ -130,6 +133,13 @@ def _fit(net, xs, ys, starts, opt_state, *, batchsize, optimizer, grads, mesh, m
         raise ValueError(f"{fn} needs ys of {n} rows like xs and starts of shape {(*k, 'S')},"
                          f" got ys {ys.shape} and starts {starts.shape}")
     batchsize = checks.positive_int("batchsize", batchsize, maximum=n)
+    try:  # a function of (net, x, y)? (a builtin may have no signature: then its call says)
+        inspect.signature(grads).bind(net, xs, ys)
+    except TypeError:
+        raise TypeError(f"grads must be a function (net, x, y) -> gradients, got"
+                        f" {checks.show(grads)}") from None
+    except ValueError:
+        pass
     init = jax.vmap(optimizer.init) if many else optimizer.init
     if opt_state is None:
         opt_state = init(net)
@@ -147,6 +157,16 @@ def _same_shapes(a, b) -> bool:
     leaf by leaf: a `Net` compares by identity, so two trees holding copies never match)."""
     return jax.tree.structure(a) == jax.tree.structure(b) and all(
         jnp.shape(u) == jnp.shape(v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def _array_like(a) -> bool:
+    """Whether `jax.jit` takes `a` as an array: a JAX array, or numbers NumPy reads as real
+    (integers within int32, which is what JAX makes of them)."""
+    if isinstance(a, jax.Array):
+        return True
+    a = np.asarray(a) if isinstance(a, np.ndarray | np.generic | int | float) else None
+    return a is not None and a.dtype.kind in "biuf" and (
+        a.dtype.kind in "bf" or bool(np.all(np.abs(a) <= checks.INT32_MAX)))
 
 
 def _leaf_shapes(tree) -> str:
@@ -222,9 +242,9 @@ def with_hyperparams(opt_state: optax.OptState, **values: ArrayLike) -> optax.Op
     """
     old, schedules = (getattr(opt_state, a, {}) for a in ("hyperparams", "hyperparams_states"))
     if not set(values) <= (numbers := set(old) - set(schedules)):
-        raise ValueError(f"{sorted(values)} must be hyperparameters set by a number in an"
-                         f" optax.inject_hyperparams optimizer, e.g. inject_hyperparams(optax.sgd)"
-                         f"(learning_rate=0.01); this state has {sorted(numbers)}")
+        raise ValueError(f"opt_state must be the state of an optax.inject_hyperparams optimizer"
+                         f" whose {sorted(values)} are set by a number (e.g. inject_hyperparams("
+                         f"optax.sgd)(learning_rate=0.01)); it has {sorted(numbers)}")
     for name, v in values.items():  # finite in the state's dtype, of its shape or one number
         dtype, shape = old[name].dtype, old[name].shape
         most = float((jnp.finfo if jnp.issubdtype(dtype, jnp.floating) else jnp.iinfo)(dtype).max)

@@ -12,7 +12,7 @@ import optax
 import pytest
 
 import jlinnet as jl
-from jlinnet import plot
+from jlinnet import checks, plot
 
 X, SGD = jl.grid(), optax.sgd(0.01)
 HYPER = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)
@@ -98,7 +98,8 @@ ROWS = {  # the mistake: (the call, the error, words the message must hold)
                                     ValueError, "wscale"),
     "an int dtype": (lambda: jl.init_mlp(jax.random.key(0), dtype=jnp.int32), TypeError,
                      "floating dtype"),
-    "a grid that overflows": (lambda: jl.grid(10, -1e300, 1e300), ValueError, "finite"),
+    "a grid that overflows": (lambda: jl.grid(10, -1e300, 1e300), ValueError,
+                              "low must be a number in (-3.4e+38, 3.4e+38), got -1e+300"),
     "a grid too large for int32 starts": (lambda: jl.tutorial_setup((1, 2, 1), 5, 1, n=2**40),
                                           ValueError, "n must be"),
     "affine_map with an activation": (lambda: jl.affine_map(jl.Net(NET.layers, "tanh")),
@@ -150,3 +151,53 @@ def test_integers_become_floats_exactly_never_wrapped():
     np.testing.assert_allclose(jl.mse(np.full((2, 1), 70000, np.int32),
                                       np.zeros((2, 1), np.float16)), 2.45e9, rtol=1e-6)
     np.testing.assert_allclose(jl.linear_target(np.array([2**40])), [2.0**41 + 3], rtol=1e-6)
+
+
+# Every public function, a good call, and each argument in turn replaced by something that is
+# not what it needs: the call must answer right, or say in one line which argument is wrong.
+GOOD = {
+    jl.grid: dict(n=10, low=-3.0, high=3.0, dtype=None),
+    jl.linear_target: dict(x=X), jl.sine_target: dict(x=X),
+    jl.batch_starts: dict(key=jax.random.key(0), steps=5, n=1000, batchsize=1),
+    jl.Net: dict(layers=NET.layers, activation="tanh"),
+    jl.init_mlp: dict(key=jax.random.key(0), sizes=(1, 2, 1), activation=None,
+                      scheme="gaussian", wscale=1.0, dtype=None),
+    jl.forward: dict(net=NET, x=X), jl.mse: dict(pred=Y, target=Y),
+    jl.mse_grad: dict(pred=Y, target=Y), jl.manual_grads: dict(net=NET, x=X, y=Y),
+    jl.autodiff_grads: dict(net=NET, x=X, y=Y),
+    jl.hidden_weight_grad: dict(net=NET, x=X, y=Y, i=1, j=1),
+    jl.train: dict(net=NET, xs=X, ys=Y, starts=STARTS, batchsize=1, optimizer=SGD,
+                   grads=jl.autodiff_grads, opt_state=None),
+    jl.train_many: dict(net=STACK, xs=X, ys=Y, starts=jnp.stack([STARTS] * 2), batchsize=1,
+                        optimizer=SGD, opt_state=None, mesh=None),
+    jl.with_hyperparams: dict(opt_state=HYPER.init(NET), learning_rate=0.1),
+    jl.tutorial_setup: dict(sizes=(1, 2, 1), steps=5, batchsize=1, seed=0, n=1000,
+                            activation=None, dtype=None),
+    jl.affine_map: dict(net=NET), jl.least_squares: dict(x=X, y=Y),
+    jl.sharpness: dict(net=NET, xs=X, ys=Y, iters=3, key=None),
+    jl.save: dict(path="net.npz", net=NET),  # in the test's own folder
+    jl.load: dict(path="net.npz", activation=None, dtype=None),
+}
+BAD = [None, "abc", True, -1, 0, 2.5, 2**40, np.nan, np.inf, [], [[1], [2, 3]], {"a": 1},
+       np.array([["a"]]), np.array([[None]], dtype=object), np.array([[1 + 2j]]), np.zeros((0, 1)),
+       np.zeros(3), np.zeros((2, 2, 2)), jnp.full((3, 1), jnp.nan), jax.random.key(0), SGD,
+       NET, STACK, NET.layers, jnp.float64, "float32", lambda *a: 0.0]
+
+
+@pytest.mark.parametrize("fn", GOOD, ids=lambda fn: fn.__name__)
+def test_every_argument_answers_right_or_names_itself(fn, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a path among the bad values is written here, if anywhere
+    jl.save("net.npz", NET)
+    raw = []
+    for name in GOOD[fn]:
+        for bad in BAD:
+            try:
+                fn(**GOOD[fn] | {name: bad})
+            except (ValueError, TypeError) as err:
+                said = str(err)
+                if (name in said or (name == "path" and str(bad) in said)) and "\n" not in said:
+                    continue
+                raw.append(f"{name}={checks.show(bad)}: {type(err).__name__}: {said[:150]!r}")
+            except Exception as err:  # noqa: BLE001  anything else is JAX's or Python's
+                raw.append(f"{name}={checks.show(bad)}: {type(err).__name__}: {str(err)[:150]!r}")
+    assert not raw, "\n".join(raw)
