@@ -110,7 +110,7 @@ ROWS = {  # the mistake: (the call, the error, words the message must hold)
                              "lrs must be finite, > 0"),
     "one seed as (L,)": (lambda: plot.sweep(LRS, np.ones(4)), ValueError,
                          "errors must be (4, seeds) real numbers, got shape (4,)"),
-    "terms as (H, N)": (lambda: plot.collapse(X, jnp.hstack([X, X]).T, 0.5, Y, (2, 3), X[:3]),
+    "terms as (H, N)": (lambda: plot.collapse(X, jnp.hstack([X, X]).T, 0.5, Y, (2, 3), E[:, :2]),
                         ValueError, "terms must be (1000, H) real numbers, got shape (2, 1000)"),
     "a path as (ws, bs)": (lambda: plot.collapse(X, X, 0.5, Y, (2, 3), {"a": np.ones((2, 5))}),
                            ValueError, "paths['a'] must be (T, 2) real numbers, got shape (2, 5)"),
