@@ -39,7 +39,7 @@ def _figure(size, pyplot, title, *grid, **kw):
 def _array(arg, v, shapes, grid=False):
     """v as float64 of one of `shapes` (an int: that size; a letter: any size >= 1; on a grid
     (`grid`), a trailing axis of 1 dropped: (N, 1) is (N,)), or an error naming `arg`."""
-    need = " or ".join(f"({', '.join(map(str, s))}{',' * (len(s) == 1)})" for s in shapes)
+    need = " or ".join(str(s).replace("'", "") for s in shapes)  # (N,) or (K, 50)
     try:
         a = np.asarray(v, dtype=np.float64)
     except (TypeError, ValueError):  # text, or rows of different lengths
@@ -57,8 +57,8 @@ def _number(arg, v, positive=False):
     """v, one finite real number (> 0 if `positive`) or an array holding one, as a float."""
     a, low = np.asarray(v), 0 if positive else -np.inf
     if a.dtype.kind not in "iuf" or a.size != 1 or not low < a.item() < np.inf:
-        raise ValueError(f"{arg} must be a finite real number{' > 0' * positive}, got "
-                         f"{a.tolist()!r:.60}")
+        raise ValueError(f"{arg} must be a finite number{' > 0' * positive}, got "
+                         f"{a.tolist()!r:.40}")
     return float(a.item())
 
 
@@ -376,8 +376,7 @@ def animate(x: ArrayLike, y: ArrayLike, outputs: ArrayLike, losses: ArrayLike, *
       title: an optional title; interval: milliseconds per frame.
     """
     x = _array("x", x, [("N",)], grid=True)
-    y, outputs = _array("y", y, [x.shape], grid=True), _array("outputs", outputs, [("T", x.size)],
-                                                               grid=True)
+    y, outputs = _array("y", y, [x.shape], True), _array("outputs", outputs, [("T", x.size)], True)
     losses, interval = _array("losses", losses, [("T",)]), _number("interval", interval, True)
     steps = np.arange(len(losses)) if steps is None else _array("steps", steps, [("T",)])
     if not len(outputs) == len(losses) == len(steps):  # else a frame names another's step

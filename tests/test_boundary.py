@@ -103,7 +103,7 @@ ROWS = {  # the mistake: (the call, the error, words the message must hold)
     "a spread of one run": (lambda: plot.loss_curve(np.ones(5), spread=True), ValueError,
                             "losses must be (K, S) real numbers, got shape (5,)"),
     "a floor of 0": (lambda: plot.loss_curve(np.ones(5), floor=0), ValueError,
-                     "floor (J or (J, label)) must be a finite real number > 0, got 0"),
+                     "floor (J or (J, label)) must be a finite number > 0, got 0"),
     "a floor as (label, J)": (lambda: plot.sweep(LRS, E, floor=("least-squares line", 0.33)),
                               ValueError, "floor (J or (J, label)) must be"),
     "a learning rate of 0": (lambda: plot.sweep(np.linspace(0, 1, 4), E), ValueError,
