@@ -28,6 +28,8 @@ def show(x) -> str:
 def _kind(dtype) -> str:
     """NumPy's dtype kind letter for the kinds jlinnet takes (b, i, u, f), "?" for any other
     (complex, strings, objects, PRNG keys)."""
+    if (kind := getattr(dtype, "kind", "?")) in "biuf":  # NumPy's own dtypes: at once
+        return kind
     for kind, base in (("f", jnp.floating), ("i", jnp.signedinteger), ("u", jnp.unsignedinteger),
                        ("b", jnp.bool_)):
         if jnp.issubdtype(dtype, base):
