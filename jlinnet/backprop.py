@@ -62,13 +62,13 @@ def _manual(net, x, y):
         pre.append(z @ w + b[None, :])
         z = pre[-1] if f is None or l == len(net) - 1 else f(pre[-1])
     g = -(y - z) / x.shape[0]  # dJ/dy^p = -(y - y^p)/N
-    grads = [None] * len(net)
+    grads = []  # from the last layer back
     for l in reversed(range(len(net))):
-        grads[l] = Layer(zs[l].T @ g, jnp.sum(g, axis=0))  # dJ/dW = z^T g, dJ/db = g^T 1
+        grads.append(Layer(zs[l].T @ g, jnp.sum(g, axis=0)))  # dJ/dW = z^T g, dJ/db = g^T 1
         if l > 0:
             g = g @ net[l].w.T  # delta = g W^T
             g = g if df is None else g * df(pre[l - 1])  # dJ/da = (g W^T) * f'(a)
-    return Net(tuple(grads), net.activation)
+    return Net(tuple(reversed(grads)), net.activation)
 
 
 def _autodiff(net, x, y):

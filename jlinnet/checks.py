@@ -95,7 +95,7 @@ def starts(x, ndim: int) -> jax.Array:
 def positive_int(name: str, value, *, minimum: int = 1, maximum: int = INT32_MAX) -> int:
     """`value` as an int in [minimum, maximum], or a named error."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not (
-            minimum <= value <= maximum):
+            minimum <= int(value) <= maximum):
         raise ValueError(f"{name} must be an integer in [{minimum}, {maximum}], got {show(value)}")
     return int(value)
 

@@ -10,12 +10,13 @@ Tutorial, "Neural network: code"::
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.typing import ArrayLike
+from jax.typing import ArrayLike, DTypeLike
 
 from jlinnet import checks
 
 
-def grid(n: int = 1000, low: float = -3.0, high: float = 3.0, *, dtype=None) -> jax.Array:
+def grid(n: int = 1000, low: float = -3.0, high: float = 3.0, *,
+         dtype: DTypeLike | None = None) -> jax.Array:
     """The tutorial's input grid: `n` evenly spaced points from `low` to `high`.
 
     Args:

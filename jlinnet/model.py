@@ -12,12 +12,12 @@ import dataclasses
 import json
 import warnings
 from collections.abc import Callable, Sequence
-from typing import NamedTuple, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.typing import ArrayLike
+from jax.typing import ArrayLike, DTypeLike
 
 from jlinnet import checks
 
@@ -61,7 +61,8 @@ class Net:
         """Checks what the network is made of where it is built (no array is read, so every
         `jax.tree` operation that rebuilds it stays cheap): `Layer`s and a known activation.
         `Net(net)` is `net` again, with its activation: it never falls off."""
-        layers, activation = self.layers, self.activation
+        layers: Any = self.layers  # anything a user passed, until checked below
+        activation = self.activation
         if isinstance(layers, Net):
             if activation not in (None, layers.activation):
                 raise ValueError(f"layers is a Net with activation {layers.activation!r}; for"
@@ -175,7 +176,7 @@ SCHEMES = {  # jax.nn.initializers, before the scale wscale
 
 
 def init_mlp(key: jax.Array, sizes: Sequence[int] = (1, 2, 1), *, activation: Activation = None,
-             scheme: str = "gaussian", wscale: float = 1.0, dtype=None) -> Net:
+             scheme: str = "gaussian", wscale: float = 1.0, dtype: DTypeLike | None = None) -> Net:
     """A new network with layer sizes `sizes`; the defaults give the tutorial's `trainNet(2)`
     network: `Linear(1, 2)` then `Linear(2, 1)`, w ~ N(0, 1) (`np.random.randn`), b = 0.
 

@@ -3,7 +3,7 @@ out, no file, no pyplot unless asked; a curve leaving a J axis (inf, 1e27) ends 
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 from matplotlib import colormaps, ticker
@@ -18,12 +18,14 @@ Reference: TypeAlias = float | tuple[float, str] | None  # J, or (J, label)
 
 STYLES = ({"color": "orange"}, {"color": "tab:blue", "linestyle": "--"},  # the tutorial's net,
           {"color": "tab:gray", "linestyle": ":"})  # a second route, a reference
-COLOURS = [c for i, c in enumerate(colormaps["tab10"].colors) if i != 7]  # grey: for keys
-DASHES = ("-", "--", ":", "-.")  # line styles of a sweep's style keys, in order of appearance
+COLOURS = [colormaps["tab10"](i) for i in range(10) if i != 7]  # grey: for keys
+# line styles of a sweep's style keys, in order of appearance
+DASHES: tuple[Any, ...] = ("-", "--", ":", "-.")
 LONG_RUN = 1000  # steps from which a loss curve is a band under its running mean
 DECADES = 1  # a J axis ends this many decades above its curves' typical top
 LEGEND = "outside right upper"  # constrained layout makes room for it right of the axes
-OUT = {"marker": "^", "markersize": 7, "linestyle": "", "clip_on": False, "zorder": 5}
+OUT: dict[str, Any] = {"marker": "^", "markersize": 7, "linestyle": "", "clip_on": False,
+                       "zorder": 5}
 OUT_KEY = Line2D([], [], color="grey", **OUT, label="left the chart (above it, or not finite)")
 
 
@@ -194,7 +196,8 @@ def loss_curve(losses: Curves, *, spread: bool = False, name: str = "batch loss"
     fig, ax = _figure((11, 4.2), pyplot, title)
     refs = _references(ax, note=" (full grid: a batch's J may be lower)", floor=floor)
     top = _j_axis(ax, list(curves.values()), list(groups.values()), refs)
-    handles, windows = [], set()
+    handles: list = []
+    windows: set[int] = set()
     for style, (label, v) in zip(_styles(len(curves)), curves.items()):
         line, note, w = (_spread(ax, groups[label], quartiles[label], style, top) if spread
                          else _run(ax, v, style, top))
@@ -382,7 +385,8 @@ def animate(x: ArrayLike, y: ArrayLike, outputs: ArrayLike, losses: ArrayLike, *
     if not len(outputs) == len(losses) == len(steps):  # else a frame names another's step
         raise ValueError(f"outputs, losses and steps need one row per frame, got {len(outputs)}"
                          f", {len(losses)}, {len(steps)}")
-    ax = Figure(figsize=(5.5, 3.75), dpi=80).subplots(gridspec_kw={  # fixed: no layout per frame
+    fig = Figure(figsize=(5.5, 3.75), dpi=80)
+    ax = fig.subplots(gridspec_kw={  # fixed: no layout per frame
         "left": 0.1, "right": 0.97, "bottom": 0.13, "top": 0.9 if title else 0.97})
     ax.plot(x, y, color="black", linewidth=4, label="true function")
     (net,) = ax.plot(x, outputs[0], color="orange", linewidth=2, label="Net")
@@ -399,4 +403,4 @@ def animate(x: ArrayLike, y: ArrayLike, outputs: ArrayLike, losses: ArrayLike, *
         text.set_text(f"step {steps[t]:>4.0f}   J = {losses[t]:.4g}")
         return net, text
 
-    return FuncAnimation(ax.figure, frame, frames=len(losses), interval=interval, blit=False)
+    return FuncAnimation(fig, frame, frames=len(losses), interval=interval, blit=False)

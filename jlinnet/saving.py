@@ -8,9 +8,12 @@ import math
 import os
 import zipfile
 from pathlib import Path
+from typing import Any, cast
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+from jax.typing import DTypeLike
 
 from jlinnet import checks
 from jlinnet.model import Activation, Layer, Net, check_net
@@ -82,12 +85,13 @@ def save(path: str | os.PathLike, net: Net) -> Path:
     with contextlib.ExitStack() as cleanup:  # the temporary file goes, whatever happens
         cleanup.callback(tmp.unlink, missing_ok=True)
         with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as f:
-            np.savez(f, jlinnet=np.array(json.dumps(header)), **arrays)
+            np.savez(f, jlinnet=np.array(json.dumps(header)), **cast(Any, arrays))
         os.replace(tmp, path)
     return path
 
 
-def load(path: str | os.PathLike, *, activation: Activation = None, dtype=None) -> Net:
+def load(path: str | os.PathLike, *, activation: Activation = None,
+         dtype: DTypeLike | None = None) -> Net:
     """Reads a network written by `save`.
 
     Args:
@@ -110,7 +114,7 @@ def load(path: str | os.PathLike, *, activation: Activation = None, dtype=None) 
         n, saved = header["layers"], header["activation"]
         if header["format"] != FORMAT or type(n) is not int or not 1 <= n == len(data) / 2:
             raise ValueError(f"its header {header} does not match its {len(data) + 1} arrays")
-        layers = [Layer(*(data[f"layer{l}.{f}"] for f in Layer._fields)) for l in range(n)]
+        layers = [[data[f"layer{l}.{f}"] for f in Layer._fields] for l in range(n)]
         if isinstance(saved, str) and saved.startswith("callable:"):
             ok, name = callable(activation) and np.allclose(
                 _activation(activation)["fingerprint"], header["fingerprint"], rtol=1e-6,
@@ -120,14 +124,13 @@ def load(path: str | os.PathLike, *, activation: Activation = None, dtype=None) 
         kept = {str(jax.dtypes.canonicalize_dtype(a.dtype)) == str(a.dtype)
                 for layer in layers for a in layer}
         if not ok or (dtype is None and kept != {True}):
-            raise ValueError(f"it records activation {saved!r} and dtype {layers[0].w.dtype}:"
+            raise ValueError(f"it records activation {saved!r} and dtype {layers[0][0].dtype}:"
                              f" pass activation= only for a callable (a function giving the"
                              f" saved values) and dtype= for a dtype JAX lacks; got"
                              f" {checks.show(activation)} and {checks.show(dtype)}")
-        net = Net(tuple(Layer(*(a if dtype is None else a.astype(dtype) for a in layer))
-                        for layer in layers), name)
+        net = Net(tuple(Layer(*(jnp.asarray(a, dtype) for a in layer)) for layer in layers), name)
         check_net(net, stacked=None, fn="load")
     except (OSError, ValueError, TypeError, KeyError, EOFError, NotImplementedError,
             zipfile.BadZipFile) as err:
         raise ValueError(f"{path} is not a network that jlinnet.load can read: {err}") from None
-    return jax.device_put(net)
+    return net

@@ -155,7 +155,8 @@ def _fit(net, xs, ys, starts, opt_state, *, batchsize, optimizer, grads, mesh, m
 def _same_shapes(a, b) -> bool:
     """Whether pytrees `a` and `b` have one structure and leaves of the same shapes (compared
     leaf by leaf: a `Net` compares by identity, so two trees holding copies never match)."""
-    return jax.tree.structure(a) == jax.tree.structure(b) and all(
+    structure: Any = jax.tree.structure(a)  # jaxlib's stub gives PyTreeDef no __eq__
+    return structure == jax.tree.structure(b) and all(
         jnp.shape(u) == jnp.shape(v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
