@@ -35,11 +35,11 @@ WRITES = ("Writes into --out, once the run has succeeded, results.json (strict J
           " per hidden size and batch_size, per seed j: edge[j] (null: none bracketed), below[j]"
           " (the rate under it), last_stable[j] (the largest rate that did not diverge),"
           " non_monotone[j] (one above the edge did not); summary: edge (median, min, max),"
-          " seeds_with_edge, non_monotone; predictors, per name: predicted[j], ratio[j] ="
-          " predicted[j] / edge[j], median, worst (farthest from 1), within_10pct, spearman;"
-          " catapult, the run at below[j]: peak_J[j] (its highest full-grid J / its first),"
-          " step_lr_lambda[j] (the largest lr x lambda_max of a step's batch J), steps_over_2[j],"
-          " end_lr_lambda[j] (lr x lambda_max at the end).")
+          " seeds_with_edge, non_monotone; predictors, per name as printed: predicted[j],"
+          " ratio[j] = predicted[j] / edge[j], median, worst (farthest from 1), within_10pct,"
+          " spearman; catapult, the run at below[j]: peak_J[j] (its highest full-grid J / its"
+          " first), step_lr_lambda[j] (the largest lr x lambda_max of a step's batch J),"
+          " steps_over_2[j], end_lr_lambda[j] (lr x lambda_max at the end).")
 
 sharp = jax.jit(jax.vmap(jl.sharpness, in_axes=(0, None, None)))  # (K,) lambda_max of J on xs
 steepest = jax.jit(jax.vmap(lambda net, xs, ys: jax.vmap(  # (K,) the largest over the rows of
@@ -168,7 +168,8 @@ def main(argv=None):
 
 def _run(argv):
     p, pos = _cli.parser("curvature", __doc__, WRITES), _cli.positive_int
-    p.add_argument("--hidden", type=pos, nargs="+", default=[1, 2, 8, 32], help="sizes (1 2 8 32)")
+    p.add_argument("--hidden", type=pos, nargs="+", default=[1, 2, 8, 32],
+                   help="hidden sizes (1 2 8 32)")
     p.add_argument("--seeds", type=pos, default=32, help="how many: 4321, 4322, .. (32)")
     p.add_argument("--steps", type=pos, default=100, help="training steps (tutorial: 100)")
     p.add_argument("--out", type=_cli.out_path, default=_cli.out_path("results/curvature"),
