@@ -1,4 +1,4 @@
-"""Curvature: the sharpness lambda_max of J, which sets where gradient descent diverges.
+"""Curvature: the sharpness lambda_max of J, the scale of the rates gradient descent can take.
 
 On a quadratic with curvature lambda, gradient descent theta <- theta - lr * grad J
 multiplies the error along that direction by (1 - lr * lambda) each step, so it
@@ -6,7 +6,12 @@ diverges beyond lr = 2 / lambda. For a network the largest eigenvalue of the Hes
 
     H = d^2 J / dtheta^2,    J(theta) = 1/(2N) sum_i ||y_i - net_theta(x_i)||^2
 
-plays that part; batch-1 SGD sees one example's J at a time:
+plays that part near the current weights, which training moves. Measured one network at a
+time (`python -m experiments.curvature`, docs/findings-divergence.md): for full-batch gradient
+descent 2/lambda_max at initialisation ranks the networks' edges but sits under them (0.25 to
+1.31 of a network's own edge; for wide networks the edge is 4/lambda_max, a catapult), and for
+batch-1 SGD it gives the order of magnitude only (0.32 to 4.05 times a network's edge). Batch-1
+SGD sees one example's J at a time:
 `jax.vmap(lambda x, y: sharpness(net, x[None], y[None]))(xs, ys)` is (N,) per example.
 """
 
