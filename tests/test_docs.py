@@ -21,20 +21,18 @@ GUIDE = sorted((ROOT / "docs" / "guide").glob("*.md"))
 BLOCK = re.compile(r"```python\n(.*?)```\n(?:\n```text\n(.*?)```\n)?", flags=re.S)
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """The site built from a folder of its own (nothing is written into the repository)."""
-    folder = tmp_path_factory.mktemp("docs")
+def test_the_site_builds_strictly_with_every_api_name_figure_and_the_version(tmp_path):
+    """One build (about 3 s), from a folder of its own: nothing is written into the repository.
+    The API page names every public name, the notebook page shows every figure the notebook
+    holds, and the changelog names the current version."""
     run = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file",
-         str(ROOT / "mkdocs.yml"), "--site-dir", str(folder / "site")],
-        cwd=folder, capture_output=True, text=True, timeout=300,
+         str(ROOT / "mkdocs.yml"), "--site-dir", str(tmp_path / "site")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
         env=os.environ | {"NO_MKDOCS_2_WARNING": "1"})
     assert run.returncode == 0, run.stderr[-4000:]
-    return folder / "site"
+    site = tmp_path / "site"
 
-
-def test_the_api_page_names_every_public_name(site):
     api = (site / "api" / "index.html").read_text()
     functions = [name for name, f in vars(plot).items() if inspect.isfunction(f)
                  and f.__module__ == plot.__name__ and not name.startswith("_")]
@@ -43,8 +41,6 @@ def test_the_api_page_names_every_public_name(site):
     assert not [name for name in names if f'id="{name}"' not in api]
     assert len(functions) >= 5 and "jlinnet.__version__" in api
 
-
-def test_the_notebook_page_shows_every_figure_it_holds(site):
     notebook = json.loads((ROOT / "experiments" / "tutorial.ipynb").read_text())
     figures = [kind for cell in notebook["cells"] for out in cell.get("outputs", [])
                for kind in out.get("data", {}) if kind.startswith("image/")]
@@ -52,8 +48,6 @@ def test_the_notebook_page_shows_every_figure_it_holds(site):
     shown = re.findall(r'<img [^>]*src="data:(image/\w+);base64,', page)
     assert sorted(shown) == sorted(figures) and len(figures) >= 10
 
-
-def test_the_changelog_names_the_current_version(site):
     changelog = (ROOT / "CHANGELOG.md").read_text()
     assert re.search(rf"^## {re.escape(jl.__version__)}\b", changelog, flags=re.M)
     assert jl.__version__ in (site / "changelog" / "index.html").read_text()
