@@ -37,9 +37,10 @@ from filelock import FileLock
 
 GRID_POINTS = 1000  # the tutorial's X = linspace(-3, 3, 1000)
 INT_MAX = 2**31 - 1  # the largest step count, size or index an int32 holds
-# Address space that starting XLA's CPU client, compiling a small program and drawing a figure
-# take beyond the imports (measured 0.19 GiB on 2 cores; tests/test_experiments.py checks it).
-START = 384 * 2**20
+# Address space that starting XLA's CPU client, compiling, running and drawing a small run take
+# beyond the imports: measured 0.42-0.44 GiB on 2 cores (22 threads of 8 MiB stacks); a thread
+# more per core (tests/test_experiments.py measures it).
+START = (448 + 8 * (os.cpu_count() or 1)) * 2**20
 
 
 class Failure(Exception):

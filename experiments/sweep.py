@@ -81,7 +81,7 @@ def _parse(argv):
     add = p.add_argument
     add("--over", default="learning_rate", help="the hyperparameter swept: learning_rate, a"
         " numeric one of the optimizer's (momentum, b1, ...) or wscale; default learning_rate")
-    add("--range", type=_cli.positive_float, nargs=3, default=[1e-4, 1.0, 33],
+    add("--range", type=_cli.positive_float, nargs=3, default=[1e-4, 1.0, 33.0],
         metavar=("MIN", "MAX", "POINTS"), help="POINTS values log-spaced from MIN to MAX;"
         " default 1e-4 1 33 (8 a decade, with 0.01)")
     add("--seeds", type=pos, default=32, help="seeds per value: --seed and the next; default 32")
