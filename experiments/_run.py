@@ -67,7 +67,7 @@ FLAGS = {  # Spec field: (argparse type, or the choices; help): every experiment
     "hidden": (_cli.positive_int, "hidden neurons (tutorial: 2)"),
     "activation": (("none", *ACTIVATIONS), "between the layers (tutorial: none)"),
     "optimizer": (OPTIMIZERS, "the update (experiments.OPTIMIZERS; tutorial: sgd)"),
-    "lr": (_cli.positive_float, "learning rate (tutorial: 0.01)"),
+    "lr": (_cli.positive_float, "learning rate (tutorial: 0.01; a sweep over it ignores it)"),
     "hyper": (_cli.checked(_pair, lambda v: v[0].isidentifier() and abs(v[1]) < 3.4e38,
                            "NAME=VALUE with a finite number"),
               "the optimizer's other numeric hyperparameters, e.g. momentum=0.5 or b1=0.8"),

@@ -149,12 +149,11 @@ def soa(quick=False, repeats=None, k=1024, steps=200, hidden=2, lr=1e-3):
 def main(argv=None):
     """Measures and prints the tables; returns the exit status (0, 1, 2 or 130)."""
     with _cli.Ending("benchmark", "a smaller --k") as end:
-        _run(argv)
+        _run(_parse(argv))
     return end.status
 
 
-def _run(argv):
-    """Parses, measures, prints the tables; with --json writes them (staged, all or nothing)."""
+def _parse(argv):
     p = _cli.parser("benchmark", __doc__, WRITES)
     p.add_argument("--quick", action="store_true", help="fewer steps and repeats (about 25 s)")
     p.add_argument("--k", type=_cli.positive_int, default=1024,
@@ -165,6 +164,11 @@ def _run(argv):
     args = p.parse_args(argv)
     if args.json and args.json.is_dir():
         p.error(f"argument --json: {args.json} is a folder; give a file name")
+    return args
+
+
+def _run(args):
+    """Measures and prints the tables; with --json writes them (staged, all or nothing)."""
     machine = (f"{platform.machine()}, {os.cpu_count()} CPU cores, jax {jax.__version__},"
                f" backend {jax.default_backend()}, {jax.device_count()} device(s)")
     out = _cli.Staged(args.json.parent, "--json") if args.json else contextlib.nullcontext()
