@@ -19,6 +19,19 @@ from jlinnet.tutorial import tutorial_setup
 
 __version__ = "0.3.0"
 
+# Names jlinnet had once, and where they went: a clear AttributeError, not a bare one
+MOVED = {
+    **dict.fromkeys(("train_sweep", "seed_networks", "lr_range", "divergence_lr", "diverged"),
+                    "to experiments/sweep.py (the sweep experiment's helpers), in 0.3.0"),
+    "seed_quantile": "into lr_range(table, below, q) in experiments/sweep.py, in 0.3.0",
+}
+
+
+def __getattr__(name):
+    if name in MOVED:
+        raise AttributeError(f"jlinnet.{name} moved {MOVED[name]}")
+    raise AttributeError(f"module 'jlinnet' has no attribute {name!r}")
+
 __all__ = [  # in the order of the tutorial: data, network, loss, gradients, training, beyond
     "grid", "linear_target", "sine_target", "batch_starts",
     "Layer", "Net", "init_mlp", "forward",

@@ -29,7 +29,7 @@ def affine_map(net: Net) -> tuple[jax.Array, jax.Array]:
         raise ValueError(f"net has the activation {net.activation!r} between its layers, so it is"
                          " not one affine map: affine_map needs a network without activation")
     w, b = net[0]
-    for layer in net[1:]:
+    for layer in net.layers[1:]:
         w, b = w @ layer.w, b @ layer.w + layer.b
     return w, b
 
@@ -50,7 +50,7 @@ def least_squares(x: ArrayLike, y: ArrayLike) -> tuple[jax.Array, jax.Array]:
       (w, b): w: (in, out), b: (out,), like `affine_map`. Without a unique solution (a
       constant column of x, collinear columns): a ValueError for concrete arrays, NaN in a trace.
     """
-    x, y = checks.host(x), checks.host(y)  # converted on the host once
+    x, y = checks.host("x", x), checks.host("y", y)  # converted on the host once
     dtype = jnp.result_type(x, y, checks.float_dtype(None))
     x, y = checks.data("x", x, dtype), checks.data("y", y, dtype)
     if not 2 <= x.shape[0] == y.shape[0]:

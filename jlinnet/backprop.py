@@ -40,32 +40,44 @@ def manual_grads(net: Net, x: ArrayLike, y: ArrayLike) -> Net:
     Returns:
       grads: a `Net` shaped like `net`; grads[l] = Layer(dJ/dw: (in_l, out_l), dJ/db: (out_l,)).
     """
-    x, y = batch(net, x, y, "manual_grads")
+    return _manual(net, *batch(net, x, y, "manual_grads"))
+
+
+def autodiff_grads(net: Net, x: ArrayLike, y: ArrayLike) -> Net:
+    """dJ/dweights by `jax.grad` of J(net) = mse(forward(net, x), y), for any activation;
+    the arguments and result as in `manual_grads`."""
+    return _autodiff(net, *batch(net, x, y, "autodiff_grads"))
+
+
+def _manual(net, x, y):
+    """`manual_grads` below the boundary."""
     name = {f: n for n, (f, _) in ACTIVATIONS.items()}.get(net.activation, net.activation)
     if name is not None and name not in ACTIVATIONS:
         raise ValueError(f"manual_grads has hand derivatives for {sorted(ACTIVATIONS)}, got"
                          f" {net.activation!r}: use autodiff_grads (jax.grad) for any other")
     f, df = ACTIVATIONS[name] if name else (None, None)
     zs, pre, z = [], [], x  # each layer's input z (`Linear.inData`) and pre-activation a
-    for l, (w, b) in enumerate(net):
+    for l, (w, b) in enumerate(net.layers):
         zs.append(z)
         pre.append(z @ w + b[None, :])
         z = pre[-1] if f is None or l == len(net) - 1 else f(pre[-1])
     g = -(y - z) / x.shape[0]  # dJ/dy^p = -(y - y^p)/N
-    grads = [None] * len(net)
+    grads = []  # from the last layer back
     for l in reversed(range(len(net))):
-        grads[l] = Layer(zs[l].T @ g, jnp.sum(g, axis=0))  # dJ/dW = z^T g, dJ/db = g^T 1
+        grads.append(Layer(zs[l].T @ g, jnp.sum(g, axis=0)))  # dJ/dW = z^T g, dJ/db = g^T 1
         if l > 0:
             g = g @ net[l].w.T  # delta = g W^T
             g = g if df is None else g * df(pre[l - 1])  # dJ/da = (g W^T) * f'(a)
-    return Net(tuple(grads), net.activation)
+    return Net(tuple(reversed(grads)), net.activation)
 
 
-def autodiff_grads(net: Net, x: ArrayLike, y: ArrayLike) -> Net:
-    """dJ/dweights by `jax.grad` of J(net) = mse(forward(net, x), y), for any activation;
-    the arguments and result as in `manual_grads`."""
-    x, y = batch(net, x, y, "autodiff_grads")
+def _autodiff(net, x, y):
+    """`autodiff_grads` below the boundary."""
     return jax.grad(lambda n: J(apply(n, x), y))(net)
+
+
+# The public routes' cores: `train` checks its batch once, so its step calls these directly
+CORES = {manual_grads: _manual, autodiff_grads: _autodiff}
 
 
 def hidden_weight_grad(net: Net, x: ArrayLike, y: ArrayLike, i: int, j: int) -> jax.Array:

@@ -1,4 +1,4 @@
-"""Curvature: the sharpness lambda_max of J, which sets where gradient descent diverges.
+"""Curvature: the sharpness lambda_max of J, the scale of the rates gradient descent can take.
 
 On a quadratic with curvature lambda, gradient descent theta <- theta - lr * grad J
 multiplies the error along that direction by (1 - lr * lambda) each step, so it
@@ -6,7 +6,12 @@ diverges beyond lr = 2 / lambda. For a network the largest eigenvalue of the Hes
 
     H = d^2 J / dtheta^2,    J(theta) = 1/(2N) sum_i ||y_i - net_theta(x_i)||^2
 
-plays that part; batch-1 SGD sees one example's J at a time:
+plays that part near the current weights, which training moves. Measured one network at a
+time (`python -m experiments.curvature`, docs/findings-divergence.md): for full-batch gradient
+descent 2/lambda_max at initialisation ranks the networks' edges but sits under them (0.25 to
+1.31 of a network's own edge; for wide networks the edge is 4/lambda_max, a catapult), and for
+batch-1 SGD it gives the order of magnitude only (0.32 to 4.05 times a network's edge). Batch-1
+SGD sees one example's J at a time:
 `jax.vmap(lambda x, y: sharpness(net, x[None], y[None]))(xs, ys)` is (N,) per example.
 """
 
@@ -15,8 +20,9 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 from jax.typing import ArrayLike
 
-from jlinnet.loss import mse
-from jlinnet.model import Net, forward
+from jlinnet import checks
+from jlinnet.loss import J
+from jlinnet.model import Net, apply, check_net
 
 
 def sharpness(net: Net, xs: ArrayLike, ys: ArrayLike, *, iters: int = 100,
@@ -42,8 +48,15 @@ def sharpness(net: Net, xs: ArrayLike, ys: ArrayLike, *, iters: int = 100,
     Returns:
       lambda_max: a scalar in the weights' dtype.
     """
+    sizes, dtype = check_net(net, fn="sharpness")
+    xs = checks.data("xs", xs, dtype, features=sizes[0])
+    ys = checks.data("ys", ys, dtype, features=sizes[-1])
+    if xs.shape[0] != ys.shape[0]:
+        raise ValueError(f"ys must have one row per row of xs ({xs.shape[0]}), got {ys.shape}")
+    iters = checks.positive_int("iters", iters)
+    key = jax.random.key(0) if key is None else checks.key("key", key)
     theta, unravel = ravel_pytree(net)
-    grad = jax.grad(lambda t: mse(forward(unravel(t), xs), ys))
+    grad = jax.grad(lambda t: J(apply(unravel(t), xs), ys))
 
     def hvp(v):  # H v = d/de grad J(theta + e v) at e = 0
         return jax.jvp(grad, (theta,), (v,))[1]
@@ -55,7 +68,6 @@ def sharpness(net: Net, xs: ArrayLike, ys: ArrayLike, *, iters: int = 100,
 
         return jax.lax.fori_loop(0, iters, step, v)
 
-    key = jax.random.key(0) if key is None else key
     v = jax.random.normal(key, theta.shape, theta.dtype)
     v = v / jnp.linalg.norm(v)
     u = power(0.0, v)

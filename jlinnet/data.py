@@ -10,12 +10,13 @@ Tutorial, "Neural network: code"::
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.typing import ArrayLike
+from jax.typing import ArrayLike, DTypeLike
 
 from jlinnet import checks
 
 
-def grid(n: int = 1000, low: float = -3.0, high: float = 3.0, *, dtype=None) -> jax.Array:
+def grid(n: int = 1000, low: float = -3.0, high: float = 3.0, *,
+         dtype: DTypeLike | None = None) -> jax.Array:
     """The tutorial's input grid: `n` evenly spaced points from `low` to `high`.
 
     Args:
@@ -27,16 +28,17 @@ def grid(n: int = 1000, low: float = -3.0, high: float = 3.0, *, dtype=None) -> 
       x: (N, 1), `np.linspace(low, high, n, dtype=dtype).reshape(-1, 1)`.
     """
     n, dtype = checks.positive_int("n", n), checks.float_dtype(dtype)
-    with np.errstate(over="ignore"):
-        ends = np.array([low, high], dtype=np.float64).astype(dtype)
-    if not (np.all(np.isfinite(ends)) and ends[0] < ends[1]):
+    most = float(jnp.finfo(dtype).max)
+    low, high = (float(checks.reals(k, v, low=-most, high=most, scalar=True))
+                 for k, v in (("low", low), ("high", high)))
+    if not low < high:
         raise ValueError(f"low and high must be finite in {dtype} with low < high, got {low}"
                          f" and {high}")
     return jnp.asarray(np.linspace(low, high, n, dtype=dtype).reshape(-1, 1))
 
 
 def _real(x):
-    x = jnp.asarray(checks.host(x))
+    x = jnp.asarray(checks.host("x", x))
     return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(checks.float_dtype(None))
 
 
@@ -61,6 +63,7 @@ def batch_starts(key: jax.Array, steps: int, n: int, batchsize: int) -> jax.Arra
     Returns:
       starts: (S,) int32.
     """
+    key = checks.key("key", key)
     steps, n = checks.positive_int("steps", steps), checks.positive_int("n", n)
     batchsize = checks.positive_int("batchsize", batchsize, maximum=n)
     return jax.random.randint(key, (steps,), 0, max(n - batchsize, 1), dtype=jnp.int32)

@@ -21,7 +21,7 @@ def J(pred: jax.Array, target: jax.Array) -> jax.Array:
 
 def _pair(pred, target):
     """pred and target as (N, out) arrays of one float dtype (integers: at least float32)."""
-    pred, target = checks.host(pred), checks.host(target)  # converted on the host once
+    pred, target = checks.host("pred", pred), checks.host("target", target)  # on the host, once
     floats = [d for d in map(jnp.result_type, (pred, target)) if jnp.issubdtype(d, jnp.floating)]
     dtype = jnp.result_type(*floats) if floats else checks.float_dtype(None)
     if len(floats) == 1:  # an integer beside a float: exact enough in at least float32

@@ -3,7 +3,7 @@ out, no file, no pyplot unless asked; a curve leaving a J axis (inf, 1e27) ends 
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 from matplotlib import colormaps, ticker
@@ -18,12 +18,14 @@ Reference: TypeAlias = float | tuple[float, str] | None  # J, or (J, label)
 
 STYLES = ({"color": "orange"}, {"color": "tab:blue", "linestyle": "--"},  # the tutorial's net,
           {"color": "tab:gray", "linestyle": ":"})  # a second route, a reference
-COLOURS = [c for i, c in enumerate(colormaps["tab10"].colors) if i != 7]  # grey: for keys
-DASHES = ("-", "--", ":", "-.")  # line styles of a sweep's style keys, in order of appearance
+COLOURS = [colormaps["tab10"](i) for i in range(10) if i != 7]  # grey: for keys
+# line styles of a sweep's style keys, in order of appearance
+DASHES: tuple[Any, ...] = ("-", "--", ":", "-.")
 LONG_RUN = 1000  # steps from which a loss curve is a band under its running mean
 DECADES = 1  # a J axis ends this many decades above its curves' typical top
 LEGEND = "outside right upper"  # constrained layout makes room for it right of the axes
-OUT = {"marker": "^", "markersize": 7, "linestyle": "", "clip_on": False, "zorder": 5}
+OUT: dict[str, Any] = {"marker": "^", "markersize": 7, "linestyle": "", "clip_on": False,
+                       "zorder": 5}
 OUT_KEY = Line2D([], [], color="grey", **OUT, label="left the chart (above it, or not finite)")
 
 
@@ -36,21 +38,51 @@ def _figure(size, pyplot, title, *grid, **kw):
     return fig, fig.subplots(*grid, **kw)
 
 
-def _array(v, grid=False):
-    """v as float64; on a grid (`grid`), a trailing axis of 1 dropped: (N, 1) is (N,)."""
-    v = np.asarray(v, dtype=np.float64)
-    return v[..., 0] if grid and v.ndim > 1 and v.shape[-1] == 1 else v
+def _array(arg, v, shapes, grid=False):
+    """v as float64 of one of `shapes` (an int: that size; a letter: any size >= 1; on a grid
+    (`grid`), a trailing axis of 1 dropped: (N, 1) is (N,)), or an error naming `arg`."""
+    need = " or ".join(str(s).replace("'", "") for s in shapes)  # (N,) or (K, 50)
+    try:
+        a = np.asarray(v, dtype=np.float64)
+    except (TypeError, ValueError):  # text, or rows of different lengths
+        raise ValueError(f"{arg} must be {need} real numbers, got {type(v).__name__} data that"
+                         " is not one array of numbers") from None
+    a = a[..., 0] if grid and a.ndim > len(shapes[0]) and a.shape[-1] == 1 else a
+    if not any(a.ndim == len(s) and all(n == k if isinstance(k, int) else n > 0
+                                        for n, k in zip(a.shape, s)) for s in shapes):
+        raise ValueError(f"{arg} must be {need} real numbers, got "
+                         + (f"shape {a.shape}" if a.ndim else repr(v)))
+    return a
 
 
-def _named(values, arg, ndim, name, labels=None, grid=False):
-    """{label: array of `ndim` dims} from a dict, one array or its rows; `labels` rename them."""
+def _number(arg, v, positive=False):
+    """v, one finite real number (> 0 if `positive`) or an array holding one, as a float."""
+    a, low = np.asarray(v), 0 if positive else -np.inf
+    if a.dtype.kind not in "iuf" or a.size != 1 or not low < a.item() < np.inf:
+        raise ValueError(f"{arg} must be a finite number{' > 0' * positive}, got "
+                         f"{a.tolist()!r:.40}")
+    return float(a.item())
+
+
+def _reference(arg, ref):
+    """A J line across a log axis, J or (J, label), as (J > 0, label); None: no line."""
+    value, label = ref if isinstance(ref, tuple | list) and len(ref) == 2 else (ref, arg)
+    return None if ref is None else (_number(f"{arg} (J or (J, label))", value, True), str(label))
+
+
+def _named(values, arg, shapes, name, labels=None, grid=False):
+    """{label: array of shapes[0]} from a dict, one array or a stack of them (shapes[1]), as
+    `_array` checks them; `labels` rename them."""
     if not isinstance(values, Mapping):
-        a = _array(values, grid)
-        values = {name: a} if a.ndim == ndim else {f"network {i + 1}": r for i, r in enumerate(a)}
+        a = _array(arg, values, shapes, grid)
+        values = {name: a} if a.ndim == len(shapes[0]) else {f"network {i + 1}": r for i, r in
+                                                              enumerate(a)}
     names = [str(k) for k in (values if labels is None else labels)]
-    if len(set(names)) != len(values):  # else curves would silently merge or go unlabelled
-        raise ValueError(f"{arg}: need {len(values)} labels distinct as text, got {names}")
-    return {k: _array(v, grid) for k, v in zip(names, values.values())}
+    if not values or not len(set(names)) == len(names) == len(values):  # else curves merge
+        raise ValueError(f"{arg if labels is None else f'labels (for {arg})'}: need "
+                         f"{len(values) or 'at least 1'} labels distinct as text, got {names}")
+    return {k: _array(f"{arg}[{key!r}]", v, shapes[:1], grid)
+            for k, (key, v) in zip(names, values.items())}
 
 
 def _styles(k):
@@ -91,11 +123,10 @@ def _clipped(ax, x, v, top, style, band=None, **kw):
 
 
 def _references(ax, note="", **refs):
-    """Lines across, `floor` solid (label + note), `goal` dotted, each named below it too."""
+    """Lines across at (J, label), `floor` solid (+ note), `goal` dotted, each named below."""
     lines = []
-    for arg, ref in ((k, r) for k, r in refs.items() if r is not None):
-        value, label = ref if isinstance(ref, tuple | list) else (ref, arg)
-        value, note = float(value), note if arg == "floor" else ""
+    for arg, (value, label) in ((k, r) for k, r in refs.items() if r is not None):
+        note = note if arg == "floor" else ""
         lines += [ax.axhline(value, color="black", linewidth=1.5, label=f"{label}{note}",
                              linestyle="-" if arg == "floor" else (0, (1, 2)))]
         ax.annotate(f"{label}: J = {value:.3g}{note}", (0.01, value), xytext=(0, -3),
@@ -127,12 +158,14 @@ def before_after(x: ArrayLike, y: ArrayLike, before: Curves, after: Curves, *,
         ("network 1" ..), or {label: (N,) or (N, 1)}; `labels` renames them.
       title, pyplot: a title; True to show the figure with pyplot (as every function here).
     """
-    x, y = _array(x, grid=True), _array(y, grid=True)
+    x = _array("x", x, [("N",)], grid=True)
+    y, n = _array("y", y, [x.shape], grid=True), x.size
+    before, after = (_named(v, k, [(n,), ("K", n)], name, labels, True)
+                     for k, v in (("before", before), ("after", after)))
     (fig, axes), handles = _figure((12, 4.2), pyplot, title, 1, 2, sharey=True), {}
     for ax, preds, when in zip(axes, (before, after), ("before", "after")):
         handles["true function"] = ax.plot(x, y, color="black", lw=4, label="true function")[0]
-        curves = _named(preds, when, 1, name, labels, grid=True)
-        for style, (label, v) in zip(_styles(len(curves)), curves.items()):
+        for style, (label, v) in zip(_styles(len(preds)), preds.items()):
             if bad := np.sum(~np.isfinite(v)):
                 label += f" (not finite at {bad} of {v.size} points)"
             handles.setdefault(label, ax.plot(x, v, linewidth=2, label=label, **style)[0])
@@ -156,13 +189,15 @@ def loss_curve(losses: Curves, *, spread: bool = False, name: str = "batch loss"
       name: the label of one run or group; labels: the curves' names, distinct as text.
       floor: a full-grid J, or (J, label), e.g. `(0.3309, "least-squares line")`.
     """
-    groups = _named(losses, "losses", 1 + spread, name, labels)
+    shapes, floor = [("K", "S")] if spread else [("S",), ("K", "S")], _reference("floor", floor)
+    groups = _named(losses, "losses", shapes, name, labels)
     quartiles = {k: _quartiles(g, 0) for k, g in groups.items()} if spread else {}
     curves = {k: q[1] for k, q in quartiles.items()} if spread else groups
     fig, ax = _figure((11, 4.2), pyplot, title)
     refs = _references(ax, note=" (full grid: a batch's J may be lower)", floor=floor)
     top = _j_axis(ax, list(curves.values()), list(groups.values()), refs)
-    handles, windows = [], set()
+    handles: list = []
+    windows: set[int] = set()
     for style, (label, v) in zip(_styles(len(curves)), curves.items()):
         line, note, w = (_spread(ax, groups[label], quartiles[label], style, top) if spread
                          else _run(ax, v, style, top))
@@ -223,11 +258,12 @@ def sweep(lrs: ArrayLike, errors: Mapping[str | tuple[str, str], ArrayLike] | Ar
         label (name, style), e.g. ("hidden 8", "tanh"): a colour per name, a dash per style.
       floor: the least-squares J or (J, label), shaded below; goal: a J or (J, label), dotted.
     """
-    items = errors if isinstance(errors, Mapping) else {"networks": errors}
-    runs, lrs = list(_named(items, "errors", 2, "networks").values()), _array(lrs)
-    if np.unique(lrs.astype(np.float32)).size != lrs.size or any(len(j) != lrs.size for j in runs):
-        raise ValueError(f"need lrs (L,) distinct in float32 and errors {{label: (L, seeds)}}, "
-                         f"got {lrs} and {[j.shape for j in runs]}")
+    lrs, floor, goal = _array("lrs", lrs, [("L",)]), _reference("floor", floor), _reference(
+        "goal", goal)
+    if not np.all((0 < lrs) & (lrs < np.inf)) or np.unique(np.float32(lrs)).size < lrs.size:
+        raise ValueError(f"lrs must be finite, > 0 and distinct in float32, got {lrs.tolist()}")
+    groups = _named(errors, "errors", [(lrs.size, "seeds")], "networks")
+    items, runs = errors if isinstance(errors, Mapping) else groups, list(groups.values())
     lrs, runs = np.sort(lrs), [j[np.argsort(lrs)] for j in runs]
     quartiles = [_quartiles(j, 1) for j in runs]
     fig, (ax, low) = _figure((11, 5.2), pyplot, title, 2, 1, sharex=True, height_ratios=(3, 1))
@@ -279,8 +315,10 @@ def collapse(x: ArrayLike, terms: ArrayLike, bias: float, y: ArrayLike,
       line: (w, b) of the least-squares line (`jl.least_squares`).
       paths: {label: (T, 2)} the map (w, b) after 0 .. T-1 steps, e.g. {"lr 0.01": path}.
     """
-    x, y, terms = _array(x, grid=True), _array(y, grid=True), _array(terms)
-    w0, b0 = (float(v) for v in np.ravel(line))
+    x = _array("x", x, [("N",)], grid=True)
+    y, terms = _array("y", y, [x.shape], grid=True), _array("terms", terms, [(x.size, "H")])
+    bias, (w0, b0) = _number("bias", bias), (_number("line", v) for v in line)
+    paths = _named(paths, "paths", [("T", 2)], "path")
     fig, (ax, plane) = _figure((14, 4.4), pyplot, title, 1, 2)
     h = terms.shape[1]
     ax.set_prop_cycle(color=colormaps["Blues"](np.linspace(0.4, 0.9, h)))  # not the paths'
@@ -291,7 +329,7 @@ def collapse(x: ArrayLike, terms: ArrayLike, bias: float, y: ArrayLike,
     ax.plot(x, w0 * x + b0, linewidth=2, label="least-squares line", **STYLES[2])
     ax.set(xlabel="x", ylabel="y", title="each neuron's term, and the network's output")
     ax.grid(alpha=0.3)
-    _plane(plane, x, y, w0, b0, _named(paths, "paths", 2, "path"))
+    _plane(plane, x, y, w0, b0, paths)
     fig.legend(loc=LEGEND)  # every labelled line of both axes
     return fig
 
@@ -340,12 +378,15 @@ def animate(x: ArrayLike, y: ArrayLike, outputs: ArrayLike, losses: ArrayLike, *
       losses: (T,) the J written in each frame; steps: (T,) its step, default 0 .. T-1.
       title: an optional title; interval: milliseconds per frame.
     """
-    x, y, outputs = _array(x, grid=True), _array(y, grid=True), _array(outputs, grid=True)
-    steps = np.arange(len(losses)) if steps is None else np.asarray(steps)
+    x = _array("x", x, [("N",)], grid=True)
+    y, outputs = _array("y", y, [x.shape], True), _array("outputs", outputs, [("T", x.size)], True)
+    losses, interval = _array("losses", losses, [("T",)]), _number("interval", interval, True)
+    steps = np.arange(len(losses)) if steps is None else _array("steps", steps, [("T",)])
     if not len(outputs) == len(losses) == len(steps):  # else a frame names another's step
         raise ValueError(f"outputs, losses and steps need one row per frame, got {len(outputs)}"
                          f", {len(losses)}, {len(steps)}")
-    ax = Figure(figsize=(5.5, 3.75), dpi=80).subplots(gridspec_kw={  # fixed: no layout per frame
+    fig = Figure(figsize=(5.5, 3.75), dpi=80)
+    ax = fig.subplots(gridspec_kw={  # fixed: no layout per frame
         "left": 0.1, "right": 0.97, "bottom": 0.13, "top": 0.9 if title else 0.97})
     ax.plot(x, y, color="black", linewidth=4, label="true function")
     (net,) = ax.plot(x, outputs[0], color="orange", linewidth=2, label="Net")
@@ -359,7 +400,7 @@ def animate(x: ArrayLike, y: ArrayLike, outputs: ArrayLike, losses: ArrayLike, *
 
     def frame(t):
         net.set_ydata(outputs[t])
-        text.set_text(f"step {steps[t]:>4}   J = {losses[t]:.4g}")
+        text.set_text(f"step {steps[t]:>4.0f}   J = {losses[t]:.4g}")
         return net, text
 
-    return FuncAnimation(ax.figure, frame, frames=len(losses), interval=interval, blit=False)
+    return FuncAnimation(fig, frame, frames=len(losses), interval=interval, blit=False)

@@ -7,12 +7,14 @@ optax transformation). K networks run that step `vmap`ped over K inside the same
     theta^k_{t+1} = theta^k_t - lr_k * dJ/dtheta^k (x^k_t, y^k_t)      k = 0 .. K-1
 """
 
+import inspect
 from collections.abc import Callable
 from functools import partial
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax import lax
 from jax.sharding import Mesh, NamedSharding
@@ -20,7 +22,7 @@ from jax.sharding import PartitionSpec as P
 from jax.typing import ArrayLike
 
 from jlinnet import checks
-from jlinnet.backprop import autodiff_grads
+from jlinnet.backprop import CORES, autodiff_grads
 from jlinnet.loss import J
 from jlinnet.model import Net, apply, check_net
 
@@ -61,8 +63,8 @@ def train(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, batchsiz
     Returns:
       `TrainResult(params, losses (S,), opt_state, nonfinite_step ())`.
     """
-    return _fit(net, checks.host(xs), checks.host(ys), checks.host_starts(starts), opt_state,
-                batchsize=batchsize, optimizer=optimizer, grads=grads, mesh=None, many=False)
+    settings = _settings(net, batchsize, optimizer, grads, None)
+    return _fit(net, *_host(xs, ys, starts, opt_state, batchsize), **settings, many=False)
 
 
 def train_many(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, batchsize: int,
@@ -84,8 +86,39 @@ def train_many(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, bat
     Returns:
       `TrainResult`: params (K, ...), losses (K, S), opt_state, nonfinite_step (K,).
     """
-    return _fit(net, checks.host(xs), checks.host(ys), checks.host_starts(starts), opt_state,
-                batchsize=batchsize, optimizer=optimizer, grads=grads, mesh=mesh, many=True)
+    settings = _settings(net, batchsize, optimizer, grads, mesh)
+    return _fit(net, *_host(xs, ys, starts, opt_state, batchsize), **settings, many=True)
+
+
+def _settings(net, batchsize, optimizer, grads, mesh) -> dict:
+    """The settings that pick the program (static: hashed by `jax.jit`), each checked first,
+    and that `net` is a network (else `jax.jit` would name it as an argument it cannot take)."""
+    if not isinstance(net, Net):
+        check_net(net)  # its error: pass the Net itself
+    checks.positive_int("batchsize", batchsize)
+    if not isinstance(optimizer, optax.GradientTransformation):
+        raise TypeError(f"optimizer must be an optax GradientTransformation such as"
+                        f" optax.sgd(0.01), got {type(optimizer).__name__}")
+    if not callable(grads) or grads is jax.grad:
+        raise TypeError(f"grads must be a function (net, x, y) -> gradients shaped like net,"
+                        f" such as jl.autodiff_grads or jl.manual_grads, got {checks.show(grads)}")
+    if mesh is not None and not isinstance(mesh, Mesh):
+        raise TypeError(f"mesh must be None or a jax.sharding.Mesh such as"
+                        f" jax.make_mesh((jax.device_count(),), ('k',)), got {checks.show(mesh)}")
+    return dict(batchsize=batchsize, optimizer=optimizer, grads=grads, mesh=mesh)
+
+
+def _host(xs, ys, starts, opt_state, batchsize):
+    """What is read on the host before tracing: data and starts that are not yet JAX arrays
+    (NumPy starts off the grid are an error now, not NaN later), and an `opt_state` that is a
+    pytree of arrays (the one kind of argument `jax.jit` takes)."""
+    xs, ys = checks.host("xs", xs), checks.host("ys", ys)
+    n = xs.shape[0] if xs.ndim == 2 else checks.INT32_MAX  # else xs is named while tracing
+    starts = checks.host_starts(starts, n, min(batchsize, n))
+    if not all(map(_array_like, jax.tree.leaves(opt_state))):
+        raise TypeError(f"opt_state must be an optimizer state (optimizer.init(net), or a run's"
+                        f" returned opt_state), got {type(opt_state).__name__}")
+    return xs, ys, starts, opt_state
 
 
 @partial(jax.jit, static_argnames=("batchsize", "optimizer", "grads", "mesh", "many"))
@@ -100,17 +133,20 @@ def _fit(net, xs, ys, starts, opt_state, *, batchsize, optimizer, grads, mesh, m
         raise ValueError(f"{fn} needs ys of {n} rows like xs and starts of shape {(*k, 'S')},"
                          f" got ys {ys.shape} and starts {starts.shape}")
     batchsize = checks.positive_int("batchsize", batchsize, maximum=n)
-    if not isinstance(optimizer, optax.GradientTransformation) or not callable(
-            grads) or grads is jax.grad:
-        raise TypeError(f"optimizer must be an optax GradientTransformation such as"
-                        f" optax.sgd(0.01) and grads a function (net, x, y) -> gradients such as"
-                        f" jl.autodiff_grads, got {type(optimizer).__name__} and {grads!r}")
+    try:  # a function of (net, x, y)? (a builtin may have no signature: then its call says)
+        inspect.signature(grads).bind(net, xs, ys)
+    except TypeError:
+        raise TypeError(f"grads must be a function (net, x, y) -> gradients, got"
+                        f" {checks.show(grads)}") from None
+    except ValueError:
+        pass
     init = jax.vmap(optimizer.init) if many else optimizer.init
     if opt_state is None:
         opt_state = init(net)
     elif not _same_shapes(opt_state, jax.eval_shape(init, net)):
-        raise ValueError(f"opt_state must match optimizer.init(net) (a state from another"
-                         f" optimizer or network?), got {jax.tree.structure(opt_state)}")
+        init_name = "jax.vmap(optimizer.init)" if many else "optimizer.init"
+        raise ValueError(f"opt_state must be shaped like {init_name}(net) (a state from another"
+                         f" optimizer or network?), got {_leaf_shapes(opt_state)}")
     step = _step(xs, ys, batchsize, optimizer, grads)
     step = jax.vmap(step) if many else step
     return (_scan if mesh is None else partial(_sharded, mesh=mesh))(step, net, opt_state, starts)
@@ -119,8 +155,24 @@ def _fit(net, xs, ys, starts, opt_state, *, batchsize, optimizer, grads, mesh, m
 def _same_shapes(a, b) -> bool:
     """Whether pytrees `a` and `b` have one structure and leaves of the same shapes (compared
     leaf by leaf: a `Net` compares by identity, so two trees holding copies never match)."""
-    return jax.tree.structure(a) == jax.tree.structure(b) and all(
+    structure: Any = jax.tree.structure(a)  # jaxlib's stub gives PyTreeDef no __eq__
+    return structure == jax.tree.structure(b) and all(
         jnp.shape(u) == jnp.shape(v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def _array_like(a) -> bool:
+    """Whether `jax.jit` takes `a` as an array: a JAX array, or numbers NumPy reads as real
+    (integers within int32, which is what JAX makes of them)."""
+    if isinstance(a, jax.Array):
+        return True
+    a = np.asarray(a) if isinstance(a, np.ndarray | np.generic | int | float) else None
+    return a is not None and a.dtype.kind in "biuf" and (
+        a.dtype.kind in "bf" or bool(np.all(np.abs(a) <= checks.INT32_MAX)))
+
+
+def _leaf_shapes(tree) -> str:
+    """'Net of shapes [(1, 2), (2,), ...]' for an error message."""
+    return f"{type(tree).__name__} of shapes {[jnp.shape(a) for a in jax.tree.leaves(tree)]}"
 
 
 def _sharded(step, net, opt_state, starts, *, mesh):
@@ -140,13 +192,18 @@ def _sharded(step, net, opt_state, starts, *, mesh):
 def _step(xs, ys, batchsize, optimizer, grads):
     """The tutorial's `Net.optimize` on one window: (net, opt_state, s) -> (net', state', J)."""
     extra = isinstance(optimizer, optax.GradientTransformationExtraArgs)
+    grads = CORES.get(grads, grads)  # jl's own routes: the batch is checked already
 
     def step(net, opt_state, s):
         x = lax.dynamic_slice_in_dim(xs, s, batchsize)
         y = lax.dynamic_slice_in_dim(ys, s, batchsize)  # dynamic_slice would clamp s: NaN instead
         y = jnp.where((s >= 0) & (s <= xs.shape[0] - batchsize), y, jnp.nan)
         loss = J(apply(net, x), y)  # the batch error J before the update
-        updates, opt_state = optimizer.update(grads(net, x, y), opt_state, net,
+        g = grads(net, x, y)
+        if not _same_shapes(g, net):  # else a scalar would broadcast into every weight
+            raise TypeError(f"grads must return gradients shaped like the network, a Net like"
+                            f" jl.autodiff_grads gives, got {_leaf_shapes(g)}")
+        updates, opt_state = optimizer.update(g, opt_state, net,
                                               **({"value": loss} if extra else {}))
         return optax.apply_updates(net, updates), opt_state, loss
 
@@ -186,9 +243,16 @@ def with_hyperparams(opt_state: optax.OptState, **values: ArrayLike) -> optax.Op
     """
     old, schedules = (getattr(opt_state, a, {}) for a in ("hyperparams", "hyperparams_states"))
     if not set(values) <= (numbers := set(old) - set(schedules)):
-        raise ValueError(f"{sorted(values)} must be hyperparameters set by a number in an"
-                         f" optax.inject_hyperparams optimizer, e.g. inject_hyperparams(optax.sgd)"
-                         f"(learning_rate=0.01); this state has {sorted(numbers)}")
+        raise ValueError(f"opt_state must be the state of an optax.inject_hyperparams optimizer"
+                         f" whose {sorted(values)} are set by a number (e.g. inject_hyperparams("
+                         f"optax.sgd)(learning_rate=0.01)); it has {sorted(numbers)}")
+    for name, v in values.items():  # finite in the state's dtype, of its shape or one number
+        dtype, shape = old[name].dtype, old[name].shape
+        most = float((jnp.finfo if jnp.issubdtype(dtype, jnp.floating) else jnp.iinfo)(dtype).max)
+        checks.reals(name, v, low=-most, high=most)
+        if np.shape(v) not in ((), shape):
+            raise ValueError(f"{name} must be one number or an array of shape {shape}, got"
+                             f" shape {np.shape(v)}")
     return optax.tree.set(opt_state, **{
         name: jnp.broadcast_to(jnp.asarray(v, old[name].dtype), old[name].shape)
         for name, v in values.items()})

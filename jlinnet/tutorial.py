@@ -6,7 +6,9 @@
 from collections.abc import Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+from jax.typing import DTypeLike
 
 from jlinnet import checks
 from jlinnet.model import Activation, Layer, Net, check_net
@@ -14,7 +16,7 @@ from jlinnet.model import Activation, Layer, Net, check_net
 
 def tutorial_setup(sizes: Sequence[int], steps: int, batchsize: int, seed: int = 4321,
                    n: int = 1000, *, activation: Activation = None,
-                   dtype=None) -> tuple[Net, jax.Array]:
+                   dtype: DTypeLike | None = None) -> tuple[Net, jax.Array]:
     """The tutorial's initial weights and batch starts for `trainNet`.
 
     Args:
@@ -35,9 +37,9 @@ def tutorial_setup(sizes: Sequence[int], steps: int, batchsize: int, seed: int =
     batchsize = checks.positive_int("batchsize", batchsize, maximum=n - 1)
     seed = checks.positive_int("seed", seed, minimum=0, maximum=2**32 - 1)
     dtype = checks.float_dtype(dtype)
-    sizes = [checks.positive_int(f"sizes[{i}]", s) for i, s in enumerate(sizes)]
+    sizes = checks.sizes(sizes)
     rng = np.random.RandomState(seed)  # the stream of np.random.seed(seed)
-    layers = tuple(Layer(rng.randn(n_in, n_out).astype(dtype), np.zeros(n_out, dtype))
+    layers = tuple(Layer(jnp.asarray(rng.randn(n_in, n_out), dtype), jnp.zeros(n_out, dtype))
                    for n_in, n_out in zip(sizes[:-1], sizes[1:]))
     net = Net(layers, activation)
     check_net(net, fn="tutorial_setup")

@@ -14,7 +14,7 @@ ACT = {  # name -> (f, f') with f' of the pre-activation
 
 def layers(net):
     """[(w, b)] as float64 NumPy from a jlinnet Net."""
-    return [(np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in net]
+    return [(np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in net.layers]
 
 
 def forward(params, x, activation=None):

@@ -54,7 +54,7 @@ def _check_against_the_oracle(routes, sizes, activation, batch=8, seed=0):
                                atol=1e-5)
     for g in grads:
         chex.assert_trees_all_equal_shapes_and_dtypes(g, net)
-        chex.assert_trees_all_close(tuple(tuple(layer) for layer in g), tuple(map(tuple, want)),
+        chex.assert_trees_all_close(tuple(map(tuple, g.layers)), tuple(map(tuple, want)),
                                     rtol=1e-4, atol=1e-5)
 
 

@@ -1,5 +1,5 @@
-"""jlinnet.plot as a reader sees it: structure, numbers drawn, clipped tops (the mistakes it
-refuses: the table in tests/test_boundary.py)."""
+"""jlinnet.plot as a reader sees it: structure, numbers drawn, clipped tops (the mistakes people
+make: the table in tests/test_boundary.py; the rarer ones: the last test here)."""
 
 import re
 import subprocess
@@ -19,7 +19,7 @@ X = jl.grid(50)
 Y = jl.linear_target(X)
 RNG = np.random.default_rng(0)
 LRS = np.array([1e-3, 1e-2, 1e-1, 1.0])
-E = np.ones((4, 2))  # (L, seeds) final J over LRS
+E, P = np.ones((4, 2)), np.ones((3, 2))  # (L, seeds) final J over LRS; a (T, 2) path of (w, b)
 OUT = "left the chart (above it, or not finite)"  # the triangles' legend key
 K5 = jnp.stack([Y * k for k in range(1, 6)])  # (5, N, 1), as a vmapped forward gives
 
@@ -186,6 +186,9 @@ def test_collapse_draws_each_neuron_their_sum_and_the_path_over_j():
     assert _labels(fig) == ["one hidden neuron's w2_j z_j(x) (3 lines)", "target",
                             "network: their sum + b2", "least-squares line", "lr 0.01",
                             "lr 1 (leaves the view at step 6)", "least-squares (w, b)"]
+    fit = jl.least_squares(x[:, None], y[:, None])  # (w: (1, 1), b: (1,)), as the docstring says
+    drawn = plot.collapse(x, terms, 0.5, y, fit, {"a": good}).axes[0].get_lines()[5].get_ydata()
+    np.testing.assert_allclose(drawn, ax.get_lines()[5].get_ydata(), rtol=1e-5)
 
 
 def test_animate_writes_a_frame_per_step_with_step_and_j(tmp_path):
@@ -225,3 +228,27 @@ def test_pyplot_only_when_asked_and_import_jlinnet_stays_light():
             "assert plot.before_after(x, x, x, x, pyplot=True).number in plt.get_fignums()")
     env = {"PATH": "", "HOME": "/nonexistent", "MPLBACKEND": ""}  # no DISPLAY, no backend set
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+
+
+@pytest.mark.parametrize("arg, call", [  # what the table in test_boundary.py leaves out
+    ("x", lambda: plot.before_after("grid", Y, Y, Y)),
+    ("after", lambda: plot.before_after(X, Y, Y, {})),
+    ("labels", lambda: plot.loss_curve(np.ones((2, 5)), labels=["a", "b", "a"])),  # b was dropped
+    ("losses", lambda: plot.loss_curve(np.ones(0))),
+    ("losses", lambda: plot.loss_curve(None)),
+    ("losses['a']", lambda: plot.loss_curve({"a": np.ones((3, 5))})),
+    ("floor", lambda: plot.loss_curve(np.ones(5), floor=np.nan)),
+    ("goal", lambda: plot.sweep(LRS, E, goal=(np.inf, "restored"))),
+    ("lrs", lambda: plot.sweep(LRS[:, None], E)),
+    ("lrs", lambda: plot.sweep([np.nan, 0.01, 0.1, 1], E)),  # was drawn without its point
+    ("errors", lambda: plot.sweep(LRS, np.ones((4, 0)))),
+    ("bias", lambda: plot.collapse(X, X, np.nan, Y, (2, 3), P)),  # was drawn without the sum
+    ("line", lambda: plot.collapse(X, X, 0.5, Y, (np.nan, 3), P)),
+    ("outputs", lambda: plot.animate(X, Y, np.ones((2, 50, 2)), np.ones(2))),
+    ("steps", lambda: plot.animate(X, Y, np.ones((2, 50)), np.ones(2), steps=[[0], [1]])),
+    ("interval", lambda: plot.animate(X, Y, np.ones((2, 50)), np.ones(2), interval=0)),
+])
+def test_a_bad_argument_is_named_first_in_one_line(arg, call):
+    with pytest.raises(ValueError) as info:
+        call()
+    assert str(info.value).startswith(arg) and "\n" not in str(info.value)

@@ -1,5 +1,8 @@
+import functools
+import io
 import os
 import stat
+import zipfile
 
 import chex
 import jax
@@ -40,12 +43,64 @@ def test_every_single_byte_corruption_is_refused_or_loads_the_same_network(tmp_p
     assert same < len(data) // 2  # most flips are caught, none loads another network
 
 
-def test_a_callable_activation_is_matched_by_name(tmp_path):
-    path = jl.save(tmp_path / "sin.npz", jl.init_mlp(jax.random.key(0), activation=jnp.sin))
-    assert jl.load(path, activation=jnp.sin).activation is jnp.sin
-    for wrong in (None, jnp.cos):
-        with pytest.raises(ValueError, match="callable:sin"):
-            jl.load(path, activation=wrong)
+def _double(a):
+    return a * 2
+
+
+def test_a_callable_activation_loads_only_with_a_function_giving_its_values(tmp_path):
+    """A name proves nothing (every lambda is "<lambda>", a user's `tanh` is not jnp.tanh):
+    the values at a few fixed points do."""
+    for saved, same, others in [
+        (jnp.sin, [jnp.sin], [None, jnp.cos]),
+        (lambda a: a * 2, [lambda a: a * 2, _double], [lambda a: a * 3, jnp.tanh]),
+        (functools.partial(jnp.power, 2.0), [lambda a: 2.0**a],
+         [functools.partial(jnp.power, 3.0)]),
+        (jnp.tanh, [jax.nn.tanh], [lambda a: a, lambda a: jnp.clip(jnp.tanh(a), -0.99, 0.99)]),
+    ]:
+        path = jl.save(tmp_path / "f.npz", jl.init_mlp(jax.random.key(0), activation=saved))
+        for f in same:
+            assert jl.load(path, activation=f).activation is f
+        for wrong in others:
+            with pytest.raises(ValueError, match=f"{path} is not a network .*activation="):
+                jl.load(path, activation=wrong)
+
+
+def _zipped(path, change):
+    """A copy of the .npz at `path`, named after `change(dst, info, data)`, which writes each
+    member into the new zip `dst`."""
+    out = path.with_name(f"{change.__name__}.npz")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            change(dst, info, src.read(info))
+    return out
+
+
+def test_every_zip_oddity_is_the_same_named_error(tmp_path):
+    path = jl.save(tmp_path / "net.npz", jl.init_mlp(jax.random.key(0), (1, 3, 1)))
+    data = path.read_bytes()
+    flag = data.index(b"PK\x01\x02") + 8  # the first member's flags in the central directory
+    encrypted = tmp_path / "encrypted.npz"
+    encrypted.write_bytes(data[:flag] + bytes([data[flag] | 1]) + data[flag + 1:])
+    huge = np.lib.format.header_data_from_array_1_0(np.zeros((1, 3), np.float32))
+    huge["shape"] = (2**40, 2**20)
+
+    def lie(dst, info, member):  # layer0.w declares a shape of 2**60 floats
+        if info.filename == "layer0.w.npy":
+            head = io.BytesIO()
+            np.lib.format.write_array_header_1_0(head, huge)
+            member = head.getvalue() + member[len(head.getvalue()):]
+        dst.writestr(info, member)
+
+    def bomb(dst, info, member):  # a member of 100 MB of zeros, deflated to 100 kB
+        dst.writestr(info, member)
+        if info.filename == "jlinnet.npy":
+            dst.writestr("pad.npy", b"\0" * 10**8, compress_type=zipfile.ZIP_DEFLATED)
+
+    for bad, why in ((encrypted, "encrypted"), (_zipped(path, lie), "declares float32"),
+                     (_zipped(path, bomb), "compressed or larger than the file")):
+        with pytest.raises(ValueError, match=f"{bad} is not a network that jlinnet.load can read"
+                           f": .*{why}"):
+            jl.load(bad)
 
 
 def test_an_ordinary_file_written_through_a_link(tmp_path):

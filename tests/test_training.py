@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -34,7 +35,7 @@ def test_replays_the_tutorials_numpy_network_step_for_step(grads, size, steps, b
     result = jl.train(net, X, Y, starts, batchsize=batchsize, optimizer=SGD, grads=grads)
     tutorial, errors = tn.train_net(size, steps, batchsize, 1e-2, np.asarray(X), verbose=False)
     np.testing.assert_allclose(result.losses, errors, rtol=2e-4, atol=1e-6)
-    for layer, want in zip(result.params, tutorial.layers):
+    for layer, want in zip(result.params.layers, tutorial.layers):
         np.testing.assert_allclose(layer.w, want.w, rtol=2e-4, atol=1e-6)
         np.testing.assert_allclose(layer.b, want.b, rtol=2e-4, atol=1e-6)
 
@@ -50,7 +51,7 @@ def test_sgd_steps_jitted_or_eager_equal_the_numpy_reference(activation, batchsi
     params, losses = ref.sgd(ref.layers(net), np.asarray(X, np.float64), np.asarray(ys, np.float64),
                              np.asarray(starts), batchsize, 0.01, activation)
     np.testing.assert_allclose(result.losses, losses, rtol=1e-4)
-    chex.assert_trees_all_close(tuple(map(tuple, result.params)), tuple(map(tuple, params)),
+    chex.assert_trees_all_close(tuple(map(tuple, result.params.layers)), tuple(map(tuple, params)),
                                 rtol=1e-4, atol=1e-6)
     assert result.nonfinite_step == -1 and result.nonfinite_step.dtype == jnp.int32
 
@@ -65,30 +66,74 @@ def test_no_retrace_for_new_weights_seeds_or_rates():
     assert jl.training._fit._cache_size() == before + 1
 
 
+def _train_in(transform, starts):
+    """One `jl.train` of the tutorial's start on `starts`, eagerly or in a user's jit or vmap
+    (there the starts are a constant of the user's traced function)."""
+    net, _ = jl.tutorial_setup((1, 2, 1), 3, 1)
+    run = lambda n: jl.train(n, X, Y, starts, batchsize=1, optimizer=SGD)  # noqa: E731
+    if transform == "jit":
+        return jax.jit(run)(net)
+    if transform == "vmap":
+        return jax.tree.map(lambda a: a[0], jax.vmap(run)(jax.tree.map(lambda a: a[None], net)))
+    return run(net)
+
+
 @pytest.mark.parametrize("starts, step", [
-    (np.array([5, -1, 7]), 1), (jnp.array([5, 6, 1000]), 2), (np.array([5, 2**40, 7]), 1),
-    (np.array([5, 6, 7], np.int8), -1), (np.array([5, 6, 7], np.uint8), -1),
-    (jnp.array([200, 6, 7], jnp.uint8), -1)])
+    (jnp.array([5, -1, 7]), 1), (jnp.array([5, 6, 1000]), 2), (jnp.array([5, 6, 7], jnp.int8), -1),
+    (jnp.array([200, 6, 7], jnp.uint8), -1), (np.array([5, 6, 7], np.uint8), -1)])
 @pytest.mark.parametrize("transform", ["eager", "jit", "vmap"])
 def test_a_start_off_the_grid_is_never_clamped(starts, step, transform):
-    net, _ = jl.tutorial_setup((1, 2, 1), 3, 1)
-    run = lambda n, s: jl.train(n, X, Y, s, batchsize=1, optimizer=SGD)  # noqa: E731
-    if transform == "jit":  # the starts as a user's jitted code holds them
-        result = jax.jit(lambda n: run(n, starts))(net)
-    elif transform == "vmap":
-        nets = jax.tree.map(lambda a: a[None], net)
-        result = jax.tree.map(lambda a: a[0], jax.vmap(lambda n: run(n, starts))(nets))
-    else:
-        result = run(net, starts)
+    """In a JAX array a start is known only when the program runs: NaN targets, so
+    `nonfinite_step` names its step."""
+    result = _train_in(transform, starts)
     assert int(result.nonfinite_step) == step
     assert np.isfinite(result.losses).all() == (step == -1)
 
 
-def test_an_optimizer_that_takes_the_loss_as_value():
-    net, starts = jl.tutorial_setup((1, 2, 1), 200, 10)
-    plateau = optax.chain(optax.sgd(0.01), optax.contrib.reduce_on_plateau(patience=5))
-    result = jl.train(net, X, Y, starts, batchsize=10, optimizer=plateau)
-    assert result.nonfinite_step == -1 and result.losses[-1] < result.losses[0]
+@pytest.mark.parametrize("starts, words", [
+    (np.array([5, -1, 7]), "got -1 at index (1,)"), ([5, 6, 1000], "got 1000 at index (2,)"),
+    (np.array([5, 2**40, 7]), f"got {2**40} at index (1,)")])  # never wrapped onto the grid
+@pytest.mark.parametrize("transform", ["eager", "jit", "vmap"])
+def test_a_start_off_the_grid_known_on_the_host_is_an_error_before_anything_runs(
+        starts, words, transform):
+    with pytest.raises(ValueError, match=re.escape(f"starts must lie in [0, N - batchsize] ="
+                                                   f" [0, 999], {words}")):
+        _train_in(transform, starts)
+
+
+OPTIMIZERS = {  # objects made once: optax transformations are static and compare by identity
+    "sgd": optax.sgd(0.05), "momentum": optax.sgd(0.02, momentum=0.9),
+    "nesterov": optax.sgd(0.02, momentum=0.9, nesterov=True), "adam": optax.adam(0.02),
+    "adamw": optax.adamw(0.02, weight_decay=0.1), "rmsprop": optax.rmsprop(0.01),
+    "lion": optax.lion(0.003), "inject_hyperparams(adam)": optax.inject_hyperparams(optax.adam)(
+        learning_rate=0.02), "chain(clip, adam)": optax.chain(optax.clip_by_global_norm(1.0),
+                                                              optax.adam(0.02)),
+    "reduce_on_plateau": optax.chain(optax.sgd(0.05), optax.contrib.reduce_on_plateau(
+        patience=2, cooldown=1, factor=0.5, accumulation_size=2)),
+}
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["train", "train_many"])
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_any_optimizer_resumes_exactly_and_takes_its_own_fresh_state(name, many):
+    """S1 + S2 steps in one run equal S1 steps from `optimizer.init(net)`, then S2 resumed
+    from the returned state: parameters, losses and the optimizer's state."""
+    opt, k = OPTIMIZERS[name], 3 if many else None
+    net, starts = _stack(k or 1, 20, 10, activation="tanh")
+    fit, init = (jl.train_many, jax.vmap(opt.init)) if many else (jl.train, opt.init)
+    if not many:
+        net, starts = jax.tree.map(lambda a: a[0], (net, starts))
+    run = lambda n, s, state: fit(n, X, jl.sine_target(X), s, batchsize=10,  # noqa: E731
+                                  optimizer=opt, opt_state=state)
+    whole = run(net, starts, None)
+    first = run(net, starts[..., :10], init(net))
+    second = run(first.params, starts[..., 10:], first.opt_state)
+    chex.assert_trees_all_close((second.params, second.opt_state), (whole.params, whole.opt_state),
+                                rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.concatenate([first.losses, second.losses], -1), whole.losses,
+                               rtol=1e-5, atol=1e-6)
+    assert (whole.nonfinite_step == -1).all()
+    assert np.abs(whole.params[0].w - net[0].w).min() > 1e-4  # every network was trained
 
 
 @pytest.mark.parametrize("grads, activation", [(jl.autodiff_grads, None),
