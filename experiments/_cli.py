@@ -41,6 +41,7 @@ INT_MAX = 2**31 - 1  # the largest step count, size or index an int32 holds
 # beyond the imports: measured 0.42-0.44 GiB on 2 cores (22 threads of 8 MiB stacks); a thread
 # more per core (tests/test_experiments.py measures it).
 START = (448 + 8 * (os.cpu_count() or 1)) * 2**20
+PROGRAM = 16 * 2**20  # what each further compiled program keeps (measured 12 MiB, small runs)
 
 
 class Failure(Exception):

@@ -166,7 +166,8 @@ def networks(spec, seeds):
 def bytes_needed(spec, k, frames=0):
     """Bytes a run of `k` networks holds, from its shapes (4-byte numbers): batch starts and
     losses on host and device, weights with gradients and optimizer state, `frames` curves."""
-    return 4 * (6 * k * spec.steps + 16 * k * (3 * spec.hidden + 1) + 2 * frames * 1000)
+    return 4 * (6 * k * spec.steps + 16 * k * (3 * spec.hidden + 1) + 2 * frames *
+                _cli.GRID_POINTS)
 
 
 def _key(spec, *static):  # what a program depends on: the spec less its numbers, the tables' rows

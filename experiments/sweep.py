@@ -56,8 +56,9 @@ def main(argv=None):
             return _supervise(sys.argv[1:] if argv is None else argv, args.out)
         specs = [dataclasses.replace(base, target=t, activation=a, hidden=h)
                  for t in args.target for a in args.activation for h in args.hidden]
-        _cli.check_memory(max(_run.bytes_needed(s, args.range[2] * args.seeds) for s in specs),
-                          SMALLER)
+        k = args.range[2] * args.seeds  # networks per grid, a compiled program each
+        _cli.check_memory(max(_run.bytes_needed(s, k) for s in specs) + _cli.PROGRAM * (
+            len(specs) - 1), SMALLER)
         try:
             _sweep(args, base, specs)
         except (ValueError, jax.errors.JaxRuntimeError) as err:  # a peer gone mid-collective
