@@ -71,8 +71,8 @@ def _sweeps(out, results):
 
 def _edges(ax, grids, colours):
     """On a sweep's lower panel, a row per grid in its hidden size's colour: each seed's own
-    edge (a tick at the median, a bar from min to max) and, where the learning rate is swept,
-    2/lambda_max at the start (an open circle at the median, a bar from min to max)."""
+    edge (a tick at the median, a bar from min to max) and, where plain SGD's learning rate is
+    swept, 2/lambda_max at the start (an open circle at the median, a bar from min to max)."""
     ax.get_gridspec().set_height_ratios((2.2, 1.3))  # room for the rows
     marks = [dict(marker="|", ms=12, mew=2.5, label="each seed's own edge: median, min to max"),
              dict(marker="o", mfc="white", label="2/λ_max at the start: median, min to max")]

@@ -6,8 +6,8 @@ cannot: it is one affine map). Network (i, j) starts from seed j with the swept 
 (--over: the learning rate, any numeric one of the optimizer's, or wscale) at values[i]; a
 grid's P x seeds networks are one `jl.train_many` call, scored by their full-grid J; a diverged
 network is data, not a failure. Each seed's own edge is the smallest value at which its run went
-non-finite or ended above its starting J; for the learning rate, beside 2/lambda_max at its
-start (where gradient descent on a quadratic diverges). Several processes or hosts: the same
+non-finite or ended above its starting J; for plain SGD's learning rate, beside 2/lambda_max at
+its start (where gradient descent on a quadratic diverges). Several processes or hosts: the same
 command on each, with --coordinator HOST:PORT --num-processes N --process-id I.
 """
 
@@ -27,6 +27,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import optax
 from jax._src import distributed
 
 import jlinnet as jl
@@ -40,7 +41,7 @@ WRITES = ("Writes into --out (process 0 only), together once the run has succeed
           " findings per target: least_squares_J, linear_lowest_J, linear_below_line; grids: per"
           " target, activation and hidden its label, least_squares_J, restores,"
           " restores_every_seed, diverges_from, best (J, value, seed), edges[j] (seed j's own"
-          " edge; null: none), predicted[j] (2/lambda_max at its start; learning rate only),"
+          " edge; null: none), predicted[j] (2/lambda_max at its start; plain SGD's rate only),"
           " ratio (predicted/edge: median, worst), diverged[i][j], errors[i][j] (the final J of"
           " values[i], seeds[j]; null: diverged), nonfinite_step[i][j] (-1: none)) and"
           " sweep_TARGET.png per target (final J against the swept values per hidden size and"
@@ -94,7 +95,8 @@ def _parse(argv):
     add("--timeout", type=_cli.checked(int, lambda t: 1 <= t <= 3600, "1 to 3600 seconds"),
         default=60, help="seconds to wait for a process to join or answer; default 60")
     a = p.parse_args(argv)
-    (lo, hi, n), base = a.range, _run.spec_of(a)
+    a.target, a.activation = list(dict.fromkeys(a.target)), list(dict.fromkeys(a.activation))
+    (lo, hi, n), a.hidden, base = a.range, sorted(set(a.hidden)), _run.spec_of(a)
     names = sorted({*_run.hyperparams(base), "wscale"})
     for bad, line in [
         (not n.is_integer(), f"argument --range: POINTS must be an integer, got {n:g}"),
@@ -110,8 +112,7 @@ def _parse(argv):
          f"--process-id must be in [0, --num-processes), got {a.process_id}")]:
         if bad:
             p.error(line)
-    a.range[2], a.hidden = int(n), sorted(set(a.hidden))
-    a.target, a.activation = list(dict.fromkeys(a.target)), list(dict.fromkeys(a.activation))
+    a.range[2] = int(n)
     return a, base
 
 
@@ -181,8 +182,8 @@ def _entry(spec, over, grid, seeds):
     xs, ys = _run.problem(spec)
     w, b = jl.least_squares(xs, ys)
     predicted, ratio = None, None
-    if over == "learning_rate":  # lambda_max <= 0: no edge predicted, inf
-        with np.errstate(divide="ignore"):
+    if over == "learning_rate" and _run.OPTIMIZERS[spec.optimizer] is optax.sgd:  # plain SGD
+        with np.errstate(divide="ignore"):  # lambda_max <= 0: no edge predicted, inf
             predicted = 2 / np.maximum(grid.sharpness.astype(np.float64), 0)
         if (r := (predicted / edges)[np.isfinite(predicted / edges)]).size:
             ratio = dict(median=np.median(r), worst=r[np.argmax(np.abs(np.log(r)))])
@@ -236,7 +237,7 @@ def _report_edges(over, grids):
     print(f"\neach seed's own edge: the smallest {over} at which its run went non-finite or ended"
           " above its starting J;\nmedian [min, max] over the seeds with one" + (
               "; beside it 2/lambda_max at the start and the ratio predicted/edge per seed"
-              if over == "learning_rate" else ""))
+              if any(g["predicted"] for g in grids) else ""))
     row = "  {:<14}{:<11}{:>6}  {:<26}{:>8}  {:<26}{:>7}{:>7}".format
     print(row("target", "activation", "hidden", "own edge", "no edge", "2/lambda_max", "median",
               "worst"))
