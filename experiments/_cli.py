@@ -1,12 +1,27 @@
-"""What the experiments share: flags, a staged output folder, exit statuses, signals.
+"""What the experiments share: flags, a staged output folder, exit statuses, signals, memory.
 
 Exit statuses: 0 done; 1 the run failed (one line: what, and what to try); 2 a bad flag (one
 line, before any work); 130 stopped by Ctrl-C or SIGTERM. A run writes its files into a
 `Staged` folder and publishes them into --out together once all are written, so a failed or
-stopped run leaves --out as it was. Copy this file for a run of your own."""
+stopped run leaves --out as it was. An experiment's `main` reads top to bottom:
+
+    def main(argv=None):
+        with _cli.Ending("NAME", "fewer --steps") as end:  # how the block ends: a status
+            args = parser.parse_args(argv)                   # parse: a bad flag is 2
+            _cli.check_memory(needed_bytes, "fewer --steps") # check, before XLA starts
+            with _cli.Staged(args.out) as out:               # run, writing into out / "name"
+                ...
+                out.publish()                                # publish: all or nothing
+        return end.status
+
+    if __name__ == "__main__":
+        _cli.script(main)
+
+Copy this file for a run of your own."""
 
 import argparse
 import contextlib
+import errno
 import hashlib
 import json
 import math
@@ -21,6 +36,12 @@ from pathlib import Path
 from filelock import FileLock
 
 GRID_POINTS = 1000  # the tutorial's X = linspace(-3, 3, 1000)
+INT_MAX = 2**31 - 1  # the largest step count, size or index an int32 holds
+# Address space that starting XLA's CPU client, compiling, running and drawing a small run take
+# beyond the imports: measured 0.42-0.44 GiB on 2 cores (22 threads of 8 MiB stacks); a thread
+# more per core (tests/test_experiments.py measures it).
+START = (448 + 8 * (os.cpu_count() or 1)) * 2**20
+PROGRAM = 16 * 2**20  # what each further compiled program keeps (measured 12 MiB, small runs)
 
 
 class Failure(Exception):
@@ -54,7 +75,7 @@ def checked(convert, ok, need):
     return check
 
 
-positive_int = checked(int, lambda v: v >= 1, "an integer >= 1")
+positive_int = checked(int, lambda v: 1 <= v <= INT_MAX, "an integer in [1, 2**31 - 1]")
 positive_float = checked(float, lambda v: 0 < v < 3.4e38, "a number > 0, finite in float32")
 seed = checked(int, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)")
 batch_size = checked(int, lambda v: 1 <= v < GRID_POINTS,
@@ -62,19 +83,7 @@ batch_size = checked(int, lambda v: 1 <= v < GRID_POINTS,
 out_path = checked(lambda text: Path(text) if text else None, bool, "a path")
 
 
-def tutorial_flags(p):  # the tutorial's values as defaults
-    p.add_argument("--hidden", type=positive_int, default=2, help="hidden neurons (tutorial: 2)")
-    p.add_argument("--steps", type=positive_int, default=100, help="training steps (tutorial: 100)")
-    p.add_argument("--batch-size", type=batch_size, default=1,
-                   help="rows of the grid per step, a window at a random start (tutorial: 1)")
-    p.add_argument("--lr", type=positive_float, default=0.01, help="SGD learning rate (0.01)")
-
-
-def run_flags(p, out):  # where a run starts, where its files go
-    p.add_argument("--seed", type=seed, default=4321, help="random seed (tutorial: 4321)")
-    p.add_argument("--rng", choices=("tutorial", "jax"), default="tutorial",
-                   help="tutorial: weights and batches replayed from the tutorial's NumPy seed;"
-                   " jax: drawn from jax.random.key(seed)")
+def out_flags(p, out):  # where a run's files go
     p.add_argument("--out", type=out_path, default=Path(out),
                    help=f"folder for the files (made if missing; default {out})")
     p.add_argument("--no-cache", action="store_true", help="no persistent compilation cache")
@@ -111,10 +120,11 @@ class Staged:
         STAGING.remove(self.dir)
 
     def publish(self):
-        """Moves the files into `out` (made if missing), returns their paths. One run at a time
-        (a lock file in the temp folder, named by `out`'s path): of two runs the last wins,
+        """Moves the files into `out` (made if missing) and prints their paths. One run at a
+        time (a lock file in the temp folder, named by `out`'s path): of two runs the last wins,
         whole. A file replaced is first linked into the staging folder, so that an error
-        half-way puts it back. From here on, a stop is too late."""
+        half-way puts it back. From here on, a stop is too late and a closed stdout is no
+        failure: the run has succeeded."""
         PUBLISHED.append(self.dir)
         self.out.mkdir(parents=True, exist_ok=True)
         key = hashlib.sha256(str(self.out.resolve()).encode()).hexdigest()[:16]
@@ -134,7 +144,7 @@ class Staged:
                     (self.out / name).unlink(missing_ok=True)
             PUBLISHED.remove(self.dir)
             raise
-        return [self.out / name for name in self.names]
+        print("wrote " + ", ".join(str(self.out / name) for name in self.names))
 
 
 def write_json(path, data):
@@ -143,26 +153,37 @@ def write_json(path, data):
 
 
 def free_memory():
-    """Bytes free: RAM available, and what `ulimit -v` leaves (Linux; elsewhere unknown: inf)."""
+    """Bytes free: RAM available, and what `ulimit -v` leaves (Linux; elsewhere unknown: inf).
+    Under such a limit it also caps glibc's malloc arenas at one: XLA's threads would each
+    reserve 64 MiB of address space, and XLA aborts where a reservation fails."""
     with contextlib.suppress(OSError, ImportError):
         import resource  # Unix only
         free = int(Path("/proc/meminfo").read_text().split("MemAvailable:")[1].split()[0]) * 1024
         if (limit := resource.getrlimit(resource.RLIMIT_AS)[0]) != resource.RLIM_INFINITY:
             pages = int(Path("/proc/self/statm").read_text().split()[0])  # address space in use
             free = min(free, limit - pages * os.sysconf("SC_PAGE_SIZE"))
+            with contextlib.suppress(OSError, AttributeError):
+                import ctypes
+
+                ctypes.CDLL(None).mallopt(-8, 1)  # M_ARENA_MAX = 1
         return free
     return math.inf
 
 
-def check_memory(compiled, smaller):
-    """Refuses (exit 1) a compiled program that needs more bytes than are free, by XLA's own
-    count: its arguments, outputs and temporaries, and a host copy of arguments and outputs."""
-    m = compiled.memory_analysis()
-    io = m.argument_size_in_bytes + m.output_size_in_bytes
-    needed = m.temp_size_in_bytes + m.generated_code_size_in_bytes + 2 * io
-    if needed > (free := free_memory()):
+def check_memory(needed, smaller, start=START):
+    """Refuses (exit 1) a run that needs more than is free: `needed` bytes and, before XLA
+    starts, `start` for starting it (0 once it has: `compiled_bytes`)."""
+    if (needed := needed + start) > (free := free_memory()):
         raise Failure(f"this run needs about {needed / 2**30:.1f} GiB of memory and"
                       f" {max(free, 0) / 2**30:.1f} GiB is free; try {smaller}")
+
+
+def compiled_bytes(compiled):
+    """Bytes a compiled program needs, by XLA's own count: its arguments, outputs and
+    temporaries, and a host copy of arguments and outputs (for `check_memory` once compiled)."""
+    m = compiled.memory_analysis()
+    io = m.argument_size_in_bytes + m.output_size_in_bytes
+    return m.temp_size_in_bytes + m.generated_code_size_in_bytes + 2 * io
 
 
 def wait(tree):
@@ -193,27 +214,40 @@ def use_compilation_cache(off=False, min_free=64 * 2**20):
     return None
 
 
-def main(name, run, argv, smaller="a smaller run"):
-    """`python -m experiments.NAME`'s exit status: `run(argv)` parses, works, returns 0 or raises
-    `Failure`; a failed write, a lack of memory (`smaller`: what to try), Ctrl-C: one line too."""
-    try:
-        return run(argv)
-    except SystemExit as exit_:  # argparse: --help, or a bad flag (already reported)
-        return exit_.code
-    except KeyboardInterrupt:  # Ctrl-C, when `main` is called in-process
-        status, line = 130, "interrupted; nothing was written"
-    except Failure as err:
-        status, line = err.status, f"error: {err}"
-    except OSError as err:  # a write failed: disk full, permissions, ...
-        where = f" ({err.filename})" if err.filename else ""
-        status, line = 1, (f"error: {err.strerror or err}{where}; nothing was written;"
-                           " free some space or write elsewhere")
-    except Exception as err:
-        if not isinstance(err, MemoryError) and "RESOURCE_EXHAUSTED" not in str(err):  # XLA's
-            raise  # a bug: the traceback is the report
-        status, line = 1, f"error: out of memory; nothing was written; try {smaller}"
-    print(f"python -m experiments.{name}: {line}", file=sys.stderr)
-    return status
+class Ending:
+    """`with Ending(name, smaller) as end:` a run; then `end.status`: 0, or how the block ended
+    as one line on stderr: argparse's exit (2, already reported), `Failure`, a failed write
+    (1), a closed stdout (0 once published, else 1), a lack of memory (1; `smaller`: what to
+    try), Ctrl-C in-process (130). Anything else is a bug: its traceback is the report."""
+
+    def __init__(self, name, smaller="a smaller run"):
+        self.name, self.smaller, self.status = name, smaller, 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, trace):
+        if kind is None or kind is SystemExit:  # argparse: --help, or a bad flag (reported)
+            self.status = 0 if kind is None else err.code
+            return True
+        if isinstance(err, OSError) and err.errno == errno.EPIPE and PUBLISHED:
+            return True  # stdout closed once the files were out: the run succeeded
+        if kind is KeyboardInterrupt:  # Ctrl-C, when `main` is called in-process
+            self.status, line = 130, "interrupted; nothing was written"
+        elif kind is Failure:
+            self.status, line = err.status, f"error: {err}"
+        elif isinstance(err, OSError) and err.errno == errno.EPIPE:  # before publishing
+            self.status, line = 1, "error: stdout was closed; nothing was written"
+        elif isinstance(err, OSError):  # a write failed: disk full, permissions, ...
+            where = f" ({err.filename})" if err.filename else ""
+            self.status, line = 1, (f"error: {err.strerror or err}{where}; nothing was written;"
+                                    " free some space or write elsewhere")
+        elif kind is MemoryError or "RESOURCE_EXHAUSTED" in str(err):  # XLA's
+            self.status, line = 1, f"error: out of memory; nothing was written; try {self.smaller}"
+        else:
+            return False
+        print(f"python -m experiments.{self.name}: {line}", file=sys.stderr)
+        return True
 
 
 def stop(signum, frame):
@@ -224,7 +258,7 @@ def stop(signum, frame):
         with contextlib.suppress(Exception):
             sys.stdout.flush()
         spec = sys.modules["__main__"].__spec__  # None for `python path/to/file.py`
-        prog = f"python -m {spec.name}" if spec else sys.argv[0]
+        prog = f"python -m {spec.name}" if spec else " ".join(sys.argv[:1])
         name = signal.Signals(signum).name
         os.write(2, f"{prog}: interrupted ({name}); nothing was written\n".encode())
         os._exit(130)
@@ -238,12 +272,14 @@ def on_stop(handler=stop):
 
 
 def script(main):
-    """Runs `main()` as the process. Once it returns, its status stands: stops are ignored,
-    and `os._exit` spares Python a last garbage collection (a third of a second with JAX
-    loaded) and JAX its exit barrier across processes, which a failed run's peers never reach."""
+    """Runs `main()` as the process (`experiments/__init__.py` installed `stop` before any
+    import). Once it returns, its status stands: stops are ignored, a closed stdout too, and
+    `os._exit` spares Python a last garbage collection (a third of a second with JAX loaded)
+    and JAX its exit barrier across processes, which a failed run's peers never reach."""
     on_stop()
     status = main()
     on_stop(signal.SIG_IGN)
     for stream in (sys.stdout, sys.stderr):
-        stream.flush()
+        with contextlib.suppress(OSError):
+            stream.flush()
     os._exit(status)

@@ -1,7 +1,7 @@
 """Per-step cost of the tutorial's training, four ways, measured in one process.
 
 Rows, for the tutorial's network (hidden 2, batch 1) and a larger one (hidden 64, batch 32) on
-2x + 3 with SGD: numpy, the tutorial's `Net` (`experiments.tutorial_numpy`); jit loop, a Python
+2x + 3 with SGD: numpy, the tutorial's `Net` (`experiments._tutorial`); jit loop, a Python
 loop calling a jitted step; train, `jl.train`, one compiled `lax.scan`; train_many, K networks in
 one `jl.train_many` call. Then `jl.train` per call against a bare jitted scan, and `train_many`
 against a hand-written struct-of-arrays program. Each time is the best of interleaved rounds.
@@ -19,7 +19,7 @@ from jax import lax
 
 import jlinnet as jl
 from experiments import _cli
-from experiments import tutorial_numpy as tn
+from experiments import _tutorial as tn
 
 # name -> (hidden, batchsize, lr, steps per row (numpy, jit loop, train, train_many)).
 CONFIGS = {
@@ -148,10 +148,12 @@ def soa(quick=False, repeats=None, k=1024, steps=200, hidden=2, lr=1e-3):
 
 def main(argv=None):
     """Measures and prints the tables; returns the exit status (0, 1, 2 or 130)."""
-    return _cli.main("benchmark", _run, argv, smaller="a smaller --k")
+    with _cli.Ending("benchmark", "a smaller --k") as end:
+        _run(_parse(argv))
+    return end.status
 
 
-def _run(argv):
+def _parse(argv):
     p = _cli.parser("benchmark", __doc__, WRITES)
     p.add_argument("--quick", action="store_true", help="fewer steps and repeats (about 25 s)")
     p.add_argument("--k", type=_cli.positive_int, default=1024,
@@ -162,6 +164,11 @@ def _run(argv):
     args = p.parse_args(argv)
     if args.json and args.json.is_dir():
         p.error(f"argument --json: {args.json} is a folder; give a file name")
+    return args
+
+
+def _run(args):
+    """Measures and prints the tables; with --json writes them (staged, all or nothing)."""
     machine = (f"{platform.machine()}, {os.cpu_count()} CPU cores, jax {jax.__version__},"
                f" backend {jax.default_backend()}, {jax.device_count()} device(s)")
     out = _cli.Staged(args.json.parent, "--json") if args.json else contextlib.nullcontext()
@@ -193,8 +200,7 @@ def _run(argv):
         if args.json:
             _cli.write_json(out / args.json.name, dict(machine=machine, quick=args.quick,
                                                         rows=rows, per_call=calls, soa=floor))
-            print("wrote " + ", ".join(str(path) for path in out.publish()))
-    return 0
+            out.publish()
 
 
 if __name__ == "__main__":

@@ -134,7 +134,7 @@ def measure(h, batchsize, seeds, steps, xs, ys, init):
     net, starts = seed_networks(h, seeds, steps, batchsize)
     coarse = np.tile(COARSE, (len(seeds), 1))
     program = train_rates.lower(net, starts, coarse, xs, ys, batchsize=batchsize).compile()
-    _cli.check_memory(program, SMALLER)
+    _cli.check_memory(_cli.compiled_bytes(program), SMALLER, start=0)
     hit = np.asarray(_cli.wait(program(net, starts, coarse, xs, ys)))
     k = np.maximum(np.argmax(hit, axis=1), 1)  # the first to diverge (or none: any bracket)
     fine = np.geomspace(COARSE[k - 1], COARSE[k], FINE + 2, axis=1)[:, 1:-1].astype(np.float32)
@@ -163,7 +163,9 @@ def spread(a):
 
 def main(argv=None):
     """Runs the experiment; returns the exit status (0, 1, 2 or 130)."""
-    return _cli.main("curvature", _run, argv, SMALLER)
+    with _cli.Ending("curvature", SMALLER) as end:
+        _run(argv)
+    return end.status
 
 
 def _run(argv):
@@ -194,8 +196,7 @@ def _run(argv):
                         coarse_lrs=COARSE, fine_rates=FINE, gd_steps=GD_STEPS)
         text = json.dumps(dict(settings=settings, runs=runs), default=lambda a: a.tolist())
         _cli.write_json(out / "results.json", json.loads(text, parse_constant=lambda c: None))
-        print("wrote " + ", ".join(str(path) for path in out.publish()))
-    return 0
+        out.publish()
 
 
 def report(run):

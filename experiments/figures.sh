@@ -16,5 +16,6 @@ cp "$out/sine/before_after.png" sine.png
 cp "$out/sine/loss.png" sine_loss.png
 cp "$out/sine/collapse.png" collapse.png
 cp "$out/tanh/loss.png" sine_tanh_loss.png
-cp "$out/sweep/sweep.png" "$out/sweep/sweep_sine.png" .
+cp "$out/sweep/sweep_linear.png" sweep.png
+cp "$out/sweep/sweep_sine.png" sweep_sine.png
 ls -l

@@ -6,7 +6,7 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 import jlinnet as jl
-from experiments import sweep
+from experiments import _run, sweep
 
 
 def _problem(sizes, activation, seed=0, n=12, offset=0.0):
@@ -70,24 +70,21 @@ def test_sharpness_vmaps_over_k_networks_and_over_examples_like_a_loop():
         np.testing.assert_allclose(per_example, expected, rtol=1e-5)
 
 
-def test_stability_is_2_over_lambda_at_init_and_just_below_the_first_divergence():
+def test_a_sweep_sets_2_over_lambda_max_at_each_seed_s_start_beside_its_own_edge():
     x, lrs = jl.grid(), np.array([1e-3, 1e-2, 5e-2])  # the sweep's grid, a sweep's rates
-    y = jl.linear_target(x)
-    net, _ = sweep.seed_networks([0, 1], (1, 2, 1), 20, 1)
-    rows = jax.tree.map(lambda a: np.stack([a, 0.5 * a, 2 * a]), net)  # stand-ins, (L, seeds)
-    table = sweep.Sweep(lrs, np.array([[0.1, 0.1], [0.1, 0.1], [np.nan, 0.1]]),
-                        np.array([[-1, -1], [-1, -1], [3, -1]]), rows)
-    s = sweep.stability(net, x, y, table)
-    below = jax.tree.map(lambda a: a[1], rows)  # the rate below the first divergence, lrs[1]
-    for p, nets in ((s["predicted_init"], net), (s["predicted_trained"], below)):
-        # 2 / lambda_max from the explicit Hessian's eigenvalues: the route beside `sharpness`
-        edges = [2 / _eigenvalues(jax.tree.map(lambda a: a[j], nets), x, y)[-1] for j in (0, 1)]
-        np.testing.assert_allclose([p["min"], p["median"], p["max"]],
-                                   [min(edges), np.median(edges), max(edges)],
-                                   rtol=1e-2)  # 100 power iterations: 0.3% off where the top
-        # two eigenvalues lie close (6.35 and 6.70 for seed 1 at lrs[1])
-    assert s["predicted_trained"]["lr"] == lrs[1] and s["first_divergence"] == lrs[2]
-    assert s["ratio"]["init"] == pytest.approx(s["predicted_init"]["median"] / lrs[2])
-    table = table._replace(errors=np.ones((3, 2)), nonfinite_step=np.full((3, 2), -1))
-    s = sweep.stability(net, x, y, table)  # nothing diverged: the largest rate, no ratio
-    assert s["predicted_trained"]["lr"] == lrs[2] and s["ratio"] == dict(init=None, trained=None)
+    y, spec = jl.linear_target(x), _run.Spec(steps=20, rng="jax")
+    grid = _run.train_grid(spec, "learning_rate", lrs, [0, 1])
+    net, _ = _run.networks(spec, [0, 1])
+    # 2 / lambda_max from the explicit Hessian's eigenvalues: the route beside `sharpness`
+    edges = [2 / _eigenvalues(jax.tree.map(lambda a: a[j], net), x, y)[-1] for j in (0, 1)]
+    np.testing.assert_allclose(2 / grid.sharpness, edges, rtol=1e-2)  # 100 power iterations
+    grid = grid._replace(errors=np.array([[0.1, 0.1], [0.1, 0.1], [np.nan, 0.1]]),
+                         initial=np.ones((3, 2)), nonfinite_step=np.array([[-1, -1]] * 2 + [
+                             [3, -1]]))
+    entry = sweep._entry(spec, "learning_rate", grid, [0, 1])  # seed 0's edge: 5e-2; 1: none
+    np.testing.assert_allclose(entry["predicted"], 2 / grid.sharpness.astype(np.float64))
+    np.testing.assert_array_equal(entry["edges"], [5e-2, np.nan])
+    assert entry["ratio"] == dict(median=entry["predicted"][0] / 5e-2,
+                                  worst=entry["predicted"][0] / 5e-2)
+    entry = sweep._entry(spec, "wscale", grid, [0, 1])  # 2/lambda_max is a learning rate's edge
+    assert entry["predicted"] is None and entry["ratio"] is None

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import jlinnet as jl
-from experiments import tutorial_numpy as tn
+from experiments import _tutorial as tn
 
 
 def test_grid_and_targets_are_the_tutorials():

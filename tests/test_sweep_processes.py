@@ -1,6 +1,7 @@
 """The experiment: its findings and files in this process, the same bytes from two processes
 (`jax.distributed` on 127.0.0.1, 2 CPU devices each); a busy port refused; a process that dies
-or never comes, and SIGTERM, end every process with one last line, --out as it was.
+or never comes, and SIGTERM, end every process with one last line, --out as it was; two
+processes with different flags both end with exit 2 before any collective.
 
 No verdict waits on the clock: a test acts once a process has printed where it is; `HANG`
 only guards against a hang. Ports come from the kernel; one taken meanwhile is refused
@@ -17,14 +18,15 @@ import sys
 import numpy as np
 import pytest
 
-from experiments import sweep
+from experiments import plot, sweep
 
 HANG = 600  # seconds: a bound that only catches a hang, never a slow machine
 # 3 rates x 2 seeds = 6 networks per grid, padded by train_many to fill 4 devices; lr 10 diverges
-FLAGS = ["--hidden", "2", "--seeds", "2", "--lrs", "3", "--lr-min", "1e-2", "--lr-max", "10",
-         "--steps", "20", "--activation", "tanh", "none", "--rng", "jax", "--no-cache"]
+FLAGS = ["--hidden", "2", "--seeds", "2", "--range", "1e-2", "10", "3", "--steps", "20",
+         "--activation", "tanh", "none", "--target", "linear", "sine", "--rng", "jax",
+         "--no-cache"]
 # Minutes of training, one program: a run that is stopped long before it ends
-LONG = ["--steps", "10000000", "--activation", "none"]
+LONG = ["--steps", "10000000", "--activation", "none", "--target", "linear"]
 REFUSED = "cannot serve the run there"
 
 
@@ -88,34 +90,41 @@ def test_the_experiment_states_its_findings_and_two_processes_write_the_same(tmp
                     " process(es); process 0 writes the results"]
     assert not (tmp_path / "p1").exists() and not (tmp_path / "other").exists()
 
-    assert {p.name for p in one.iterdir()} == {"sweep.png", "sweep_sine.png", "results.json"}
-    assert all((one / f).read_bytes()[:4] == b"\x89PNG" for f in ("sweep.png", "sweep_sine.png"))
+    figures = {"sweep_linear.png", "sweep_sine.png"}
+    assert {p.name for p in one.iterdir()} == figures | {"results.json"}
+    drawn = {name: (one / name).read_bytes() for name in figures}
+    assert all(figure[:4] == b"\x89PNG" for figure in drawn.values())
+    for name in figures:  # redrawn from results.json alone, byte for byte
+        (one / name).unlink()
+    assert plot.main([str(one)]) == 0
+    assert {name: (one / name).read_bytes() for name in figures} == drawn
     results = json.loads((one / "results.json").read_text(), parse_constant=pytest.fail)  # strict
-    assert results["hidden"] == [2] and results["seeds"] == [4321, 4322]
+    assert results["spec"]["hidden"] == [2] and results["seeds"] == [4321, 4322]
     assert [(g["target"], g["activation"]) for g in results["grids"]] == [
-        ("2x + 3", "none"), ("2 sin x + 5", "tanh"), ("2 sin x + 5", "none")]
-    assert abs((line := results["least_squares_J"]) - 0.3309) < 1e-4
+        ("linear", "tanh"), ("linear", "none"), ("sine", "tanh"), ("sine", "none")]
+    assert abs((line := results["findings"]["sine"]["least_squares_J"]) - 0.3309) < 1e-4
     for g in results["grids"]:
         errors, diverged = np.array(g["errors"], float), np.array(g["diverged"])
         assert errors.shape == diverged.shape == (3, 2)
         np.testing.assert_array_equal(np.isnan(errors), diverged)  # null exactly where diverged
-        assert diverged[-1].all()  # lr 10 diverges
-        if g["target"] == "2 sin x + 5" and g["activation"] == "none":
+        assert diverged[-1].all() and all(0 < edge <= 10 for edge in g["edges"])  # lr 10
+        if g["target"] == "sine" and g["activation"] == "none":
             assert np.nanmin(errors) >= line * (1 - 1e-5)  # never below the line
-    assert results["findings"]["sine_linear_below_line"] is False
-    edge = results["grids"][0]["divergence_lr"]
+        predicted, r = np.array(g["predicted"]), g["ratio"]  # 2/lambda_max per seed
+        assert predicted.shape == (2,) and (predicted > 0).all()
+        ratios = predicted / np.array(g["edges"], float)
+        assert r == pytest.approx(dict(median=np.median(ratios), worst=ratios[np.argmax(
+            np.abs(np.log(ratios)))]), rel=1e-6)
+    assert results["findings"]["sine"]["linear_below_line"] is False
+    edge = results["grids"][1]["diverges_from"]
     lines = printed.splitlines()
-    row = next(line for line in lines if line.startswith("  2x + 3"))
-    assert row.split()[-2:] == [f"{edge:.3g}", "4"]  # diverges from lr, diverged (of 6)
-    assert "none ends below the least-squares line's J = 0.330887" in printed
-    s = results["grids"][0]["stability"]  # 2x + 3 only
-    assert [g["stability"] for g in results["grids"][1:]] == [None, None]
-    assert s["first_divergence"] == edge and s["predicted_trained"]["lr"] < edge
-    for p in (s["predicted_init"], s["predicted_trained"]):
-        assert 0 < p["min"] <= p["median"] <= p["max"] < np.inf
-    assert all(np.isfinite(r) and r > 0 for r in s["ratio"].values())
-    row = lines[next(i for i, line in enumerate(lines) if "hidden  at init" in line) + 1].split()
-    assert row[0] == "2" and float(row[4]) == pytest.approx(s["ratio"]["init"], abs=0.005)
+    row = next(line for line in lines if line.startswith("  2x + 3        none"))
+    assert row.split()[-2:] == [f"{edge:.3g}", "4"]  # diverges from, diverged (of 6)
+    assert "f(x) = 2 sin x + 5 without activation: none ends below the least-squares line's J" \
+        " = 0.330887" in printed
+    own = [line for line in lines if line.startswith("  2x + 3        none")][1].split()
+    g = results["grids"][1]
+    assert own[-2:] == [f"{g['ratio']['median']:.2f}", f"{g['ratio']['worst']:.2f}"]
 
 
 def test_a_process_that_dies_or_never_comes_and_sigterm_end_every_process_in_one_line(tmp_path):
@@ -160,3 +169,17 @@ def test_a_process_that_dies_or_never_comes_and_sigterm_end_every_process_in_one
     assert (tmp_path / "out/results.json").read_text() == "previous"
     assert not list(tmp_path.rglob(".jlinnet-staging-*"))  # none left, by any ending
     assert not subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True).stdout
+
+
+@pytest.mark.parametrize("flag, mine", [("--steps", "21"), ("--activation", "relu")])
+def test_two_processes_with_different_flags_both_end_with_2_naming_it(tmp_path, flag, mine):
+    # Right after the join, before any collective: neither waits for the other's program.
+    p0, where = _coordinator(tmp_path / "out", 2)
+    p1 = _start(tmp_path / "out", *where, "--process-id", "1", flag, mine)
+    theirs = {"--steps": "20", "--activation": "tanh none"}[flag]
+    for p in (p0, p1):
+        status, _, err = _ends(p)
+        assert status == 2 and err == (
+            f"python -m experiments.sweep: error: process 1 has {flag} {mine} and process 0 {flag}"
+            f" {theirs}: every process of a run needs the same flags; nothing was written\n"), err
+    assert not (tmp_path / "out").exists()

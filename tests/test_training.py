@@ -12,7 +12,7 @@ import optax
 import pytest
 
 import jlinnet as jl
-from experiments import tutorial_numpy as tn
+from experiments import _tutorial as tn
 from tests import reference as ref
 
 X = jl.grid()
