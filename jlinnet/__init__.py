@@ -20,10 +20,14 @@ from jlinnet.tutorial import tutorial_setup
 __version__ = "0.3.0"
 
 # Names jlinnet had once, and where they went: a clear AttributeError, not a bare one
-MOVED = {
-    **dict.fromkeys(("train_sweep", "seed_networks", "lr_range", "divergence_lr", "diverged"),
-                    "to experiments/sweep.py (the sweep experiment's helpers), in 0.3.0"),
-    "seed_quantile": "into lr_range(table, below, q) in experiments/sweep.py, in 0.3.0",
+MOVED = {  # out of jlinnet in 0.3.0 into experiments/sweep.py; since 0.4.0 here
+    "train_sweep": "to experiments._run.train_grid(spec, over, values, seeds)",
+    "seed_networks": "to experiments._run.networks(spec, seeds)",
+    "diverged": "to experiments._run.diverged(grid)",
+    "lr_range": "to experiments.sweep.restored(grid, below, q)",
+    "seed_quantile": "into experiments.sweep.restored(grid, below, q)",
+    "divergence_lr": "to experiments.sweep.first_divergence(grid); each seed's own edge:"
+                     " experiments._run.seed_edges(grid)",
 }
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.typing import DTypeLike
 
@@ -128,7 +127,9 @@ def load(path: str | os.PathLike, *, activation: Activation = None,
                              f" pass activation= only for a callable (a function giving the"
                              f" saved values) and dtype= for a dtype JAX lacks; got"
                              f" {checks.show(activation)} and {checks.show(dtype)}")
-        net = Net(tuple(Layer(*(jnp.asarray(a, dtype) for a in layer)) for layer in layers), name)
+        arrays = jax.device_put([[a if dtype is None else a.astype(dtype) for a in layer]
+                                 for layer in layers])  # a copy to the device, nothing compiled
+        net = Net(tuple(Layer(w, b) for w, b in arrays), name)
         check_net(net, stacked=None, fn="load")
     except (OSError, ValueError, TypeError, KeyError, EOFError, NotImplementedError,
             zipfile.BadZipFile) as err:

@@ -6,7 +6,6 @@
 from collections.abc import Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.typing import DTypeLike
 
@@ -39,9 +38,10 @@ def tutorial_setup(sizes: Sequence[int], steps: int, batchsize: int, seed: int =
     dtype = checks.float_dtype(dtype)
     sizes = checks.sizes(sizes)
     rng = np.random.RandomState(seed)  # the stream of np.random.seed(seed)
-    layers = tuple(Layer(jnp.asarray(rng.randn(n_in, n_out), dtype), jnp.zeros(n_out, dtype))
-                   for n_in, n_out in zip(sizes[:-1], sizes[1:]))
-    net = Net(layers, activation)
-    check_net(net, fn="tutorial_setup")
+    weights = [(rng.randn(n_in, n_out).astype(dtype), np.zeros(n_out, dtype))
+               for n_in, n_out in zip(sizes[:-1], sizes[1:])]
     starts = rng.randint(0, n - batchsize, size=steps).astype(np.int32)
-    return jax.device_put((net, starts))
+    weights, starts = jax.device_put((weights, starts))  # a copy to the device, nothing compiled
+    net = Net(tuple(Layer(w, b) for w, b in weights), activation)
+    check_net(net, fn="tutorial_setup")
+    return net, starts

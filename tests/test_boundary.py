@@ -1,6 +1,9 @@
 """The mistakes people make, each refused where the value enters, naming the argument: the
-one table of jlinnet's errors. Exotic inputs (str, object, complex arrays) may get JAX's own."""
+one table of jlinnet's errors; then every argument of every public function given each of a
+list of wrong values, which must answer right or name the argument."""
 
+import importlib
+import re
 import tempfile
 from functools import partial
 from pathlib import Path
@@ -93,7 +96,6 @@ ROWS = {  # the mistake: (the call, the error, words the message must hold)
     "power iterations": (lambda: jl.sharpness(NET, X, Y, iters=0), ValueError,
                          "iters must be an integer"),
     "sharpness's data": (lambda: jl.sharpness(NET, X[:, 0], Y), ValueError, "xs must be"),
-    "a name that moved": (lambda: jl.train_sweep, AttributeError, "jlinnet.train_sweep moved"),
     "weights that would overflow": (lambda: jl.init_mlp(jax.random.key(0), wscale=1e39),
                                     ValueError, "wscale"),
     "an int dtype": (lambda: jl.init_mlp(jax.random.key(0), dtype=jnp.int32), TypeError,
@@ -225,3 +227,12 @@ def test_every_argument_answers_right_or_names_itself(fn, tmp_path, monkeypatch)
             except Exception as err:  # noqa: BLE001  anything else is JAX's or Python's
                 raw.append(f"{name}={checks.show(bad)}: {type(err).__name__}: {str(err)[:150]!r}")
     assert not raw, "\n".join(raw)
+
+
+def test_every_moved_name_says_where_it_went_and_that_place_exists():
+    for name, where in jl.MOVED.items():
+        with pytest.raises(AttributeError, match=f"jlinnet.{name} moved"):
+            getattr(jl, name)
+        for path in re.findall(r"experiments\.[\w.]+", where):  # module.function
+            module, _, attr = path.rpartition(".")
+            assert hasattr(importlib.import_module(module), attr), path
