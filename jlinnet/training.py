@@ -7,6 +7,9 @@ optax transformation). K networks run that step `vmap`ped over K inside the same
     theta^k_{t+1} = theta^k_t - lr_k * dJ/dtheta^k (x^k_t, y^k_t)      k = 0 .. K-1
 """
 
+import math
+import numbers
+import os
 from collections.abc import Callable
 from functools import partial
 from typing import Any, NamedTuple
@@ -28,9 +31,10 @@ Grads = Callable[[Net, jax.Array, jax.Array], Net]
 
 
 class TrainResult(NamedTuple):
-    """A run's result (`train_many`: a leading K on each): the trained `params`; `losses` (S,),
-    the batch J before each update; the final `opt_state`; `nonfinite_step` () int32: the first
-    step (0-based) whose loss is not finite, S if only the final weights are, -1 if none."""
+    """A run's result (`train_many`: a leading K on each): the trained `params`; `losses`
+    (S // n,), the batch J before the update of every n-th step (n = `record_every`, 1: every
+    step); the final `opt_state`; `nonfinite_step` () int32: the first step (0-based) whose
+    loss is not finite, recorded or not, S if only the final weights are, -1 if none."""
 
     params: Any
     losses: jax.Array
@@ -40,7 +44,7 @@ class TrainResult(NamedTuple):
 
 def train(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, batchsize: int,
           optimizer: optax.GradientTransformation, grads: Grads = autodiff_grads,
-          opt_state: optax.OptState | None = None) -> TrainResult:
+          opt_state: optax.OptState | None = None, record_every: int = 1) -> TrainResult:
     """Trains one network over the schedule `starts`, as one compiled `lax.scan`.
 
     Step t cuts x, y = xs[s : s + B], ys[s : s + B] at s = starts[t], records J(net_t) and
@@ -57,17 +61,23 @@ def train(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, batchsiz
       optimizer: an optax `GradientTransformation`; `optax.sgd(lr)` is the tutorial's.
       grads: (net, x, y) -> gradients shaped like net: `autodiff_grads` or `manual_grads`.
       opt_state: the optimizer's initial state; None: `optimizer.init(net)`.
+      record_every: n, a divisor of S: the losses of steps n-1, 2n-1, ..., S-1 (0-based) are
+        recorded; 1 (the default) records every step, S only the last. A run whose recorded
+        losses cannot fit in memory is a ValueError before it starts.
 
     Returns:
-      `TrainResult(params, losses (S,), opt_state, nonfinite_step ())`.
+      `TrainResult(params, losses (S // n,), opt_state, nonfinite_step ())`; `nonfinite_step`
+      counts every step, recorded or not.
     """
     return _fit(net, checks.host(xs), checks.host(ys), checks.host_starts(starts), opt_state,
-                batchsize=batchsize, optimizer=optimizer, grads=grads, mesh=None, many=False)
+                batchsize=batchsize, optimizer=optimizer, grads=grads, mesh=None, many=False,
+                record_every=record_every)
 
 
 def train_many(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, batchsize: int,
                optimizer: optax.GradientTransformation, grads: Grads = autodiff_grads,
-               opt_state: optax.OptState | None = None, mesh: Mesh | None = None) -> TrainResult:
+               opt_state: optax.OptState | None = None, mesh: Mesh | None = None,
+               record_every: int = 1) -> TrainResult:
     """Trains K networks in one compiled call: the numbers of K `train` calls.
 
     A learning rate per network lives in the optimizer's state: `opt_state =
@@ -80,16 +90,20 @@ def train_many(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, bat
       starts: (K, S) integer window starts, one schedule per network.
       opt_state: K states, a leading K on every leaf; None: `jax.vmap(optimizer.init)(net)`.
       mesh: None (the default device) or a `jax.sharding.Mesh`.
+      record_every: n, a divisor of S, as in `train`: losses of steps n-1, 2n-1, ..., S-1.
 
     Returns:
-      `TrainResult`: params (K, ...), losses (K, S), opt_state, nonfinite_step (K,).
+      `TrainResult`: params (K, ...), losses (K, S // n), opt_state, nonfinite_step (K,).
     """
     return _fit(net, checks.host(xs), checks.host(ys), checks.host_starts(starts), opt_state,
-                batchsize=batchsize, optimizer=optimizer, grads=grads, mesh=mesh, many=True)
+                batchsize=batchsize, optimizer=optimizer, grads=grads, mesh=mesh, many=True,
+                record_every=record_every)
 
 
-@partial(jax.jit, static_argnames=("batchsize", "optimizer", "grads", "mesh", "many"))
-def _fit(net, xs, ys, starts, opt_state, *, batchsize, optimizer, grads, mesh, many):
+@partial(jax.jit, static_argnames=("batchsize", "optimizer", "grads", "mesh", "many",
+                                   "record_every"))
+def _fit(net, xs, ys, starts, opt_state, *, batchsize, optimizer, grads, mesh, many,
+         record_every):
     """The boundary of `train` (many=False) and `train_many`, then the one training scan."""
     fn = "train_many" if many else "train"
     sizes, dtype = check_net(net, stacked=many, fn=fn)
@@ -113,7 +127,21 @@ def _fit(net, xs, ys, starts, opt_state, *, batchsize, optimizer, grads, mesh, m
                          f" optimizer or network?), got {jax.tree.structure(opt_state)}")
     step = _step(xs, ys, batchsize, optimizer, grads)
     step = jax.vmap(step) if many else step
-    return (_scan if mesh is None else partial(_sharded, mesh=mesh))(step, net, opt_state, starts)
+    return _run(step, net, opt_state, starts, every=record_every, mesh=mesh)
+
+
+def _run(step, net, opt_state, starts, *, every, mesh):
+    """The run after the boundary: checks that what it records fits, then one scan (`train`),
+    the K networks in blocks (`train_many`), or those split over the devices of `mesh`."""
+    every, device = _record_every(every, starts.shape[-1]), (
+        jax.devices()[0] if mesh is None else mesh.devices.flat[0])
+    dtype = jnp.promote_types(net.layers[0].w.dtype, jnp.float32)  # J's, as in `_scan`
+    _check_fits((*net.batch_shape, starts.shape[-1] // every), dtype, device)
+    if not net.batch_shape:
+        return _scan(step, net, opt_state, starts, every=every)
+    run = partial(_blocked, step, every=every, size=BLOCK.get(device.platform))
+    return run(net, opt_state, starts) if mesh is None else _sharded(
+        run, net, opt_state, starts, mesh=mesh)
 
 
 def _same_shapes(a, b) -> bool:
@@ -123,14 +151,14 @@ def _same_shapes(a, b) -> bool:
         jnp.shape(u) == jnp.shape(v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
-def _sharded(step, net, opt_state, starts, *, mesh):
-    """The K networks' scan split over the devices of `mesh` (`jax.shard_map`)."""
+def _sharded(run, net, opt_state, starts, *, mesh):
+    """`run` (the K networks' blocked scan) split over the devices of `mesh` (`jax.shard_map`)."""
     k = net.batch_shape[0]
     pad = -k % mesh.size  # copies of network 0 fill every device, dropped below
     split = NamedSharding(mesh, P(mesh.axis_names))  # K over every axis of the mesh
     inputs = jax.device_put(jax.tree.map(lambda a: jnp.concatenate(
         [a, jnp.repeat(a[:1], pad, axis=0)]), (net, opt_state, starts)), split)
-    out = jax.shard_map(partial(_scan, step), mesh=mesh, in_specs=split.spec,
+    out = jax.shard_map(run, mesh=mesh, in_specs=split.spec,
                         out_specs=split.spec)(*inputs)
     if pad:  # K does not split evenly: gathered on every device, then the padding goes
         out = jax.tree.map(lambda a: a[:k], jax.device_put(out, NamedSharding(mesh, P())))
@@ -153,9 +181,10 @@ def _step(xs, ys, batchsize, optimizer, grads):
     return step
 
 
-def _scan(step, net, opt_state, starts):
+def _scan(step, net, opt_state, starts, *, every=1):
     """`step` over starts (..., S) as one `lax.scan`, counting in the loop the steps before
-    the first non-finite loss (a pass over the losses after it costs more)."""
+    the first non-finite loss (a pass over the losses after it costs more). The loss of
+    every `every`-th step is recorded: losses (..., S // every)."""
 
     def body(carry, s):
         net, opt_state, finite, count = carry
@@ -163,17 +192,95 @@ def _scan(step, net, opt_state, starts):
         finite = finite + loss * 0  # 0 while every loss is finite, NaN from the first that isn't
         return (net, opt_state, finite, count + jnp.isfinite(finite)), loss
 
+    def record(carry, js):  # steps j*n .. j*n + n-1, the last one's loss into column j
+        (carry, losses), (j, s) = carry, js
+        carry, loss = body(carry, s) if every == 1 else lax.scan(  # (carry, the last loss)
+            lambda c, s: (body(c[0], s), None), (carry, losses[..., 0]), s, unroll=unroll)[0]
+        return (carry, lax.dynamic_update_index_in_dim(losses, loss, j, axis=-1)), None
+
     zero = jnp.zeros_like(starts[..., 0])  # varies like the data inside shard_map
-    carry = (net, opt_state, zero.astype(jnp.promote_types(net.layers[0].w.dtype, jnp.float32)),
-             zero)
+    dtype = jnp.promote_types(net.layers[0].w.dtype, jnp.float32)  # J's
+    carry, steps = (net, opt_state, zero.astype(dtype), zero), starts.shape[-1]
     # Unrolled twice for one network, whose step costs about what the loop does (~20% faster);
     # not for K networks, which have work enough (unrolled: 2x slower).
-    (net, opt_state, _, count), losses = lax.scan(body, carry, jnp.moveaxis(starts, -1, 0),
-                                                  unroll=1 if starts.ndim > 1 else 2)
-    leaves, steps = jax.tree.leaves(net), starts.shape[-1]
+    unroll, starts = 1 if starts.ndim > 1 else 2, jnp.moveaxis(starts, -1, 0)
+    if starts.ndim == 1 and every == 1:  # one network, every step: the scan's own output
+        (net, opt_state, _, count), losses = lax.scan(body, carry, starts, unroll=unroll)
+    else:  # written in place, (..., S // n), not stacked (S // n, ...) and transposed after:
+        # at K = 8192 a transpose of the losses cost 3 ns more per network-step (measured)
+        groups = steps // every
+        losses = jnp.broadcast_to(carry[2][..., None], (*zero.shape, groups))
+        ((net, opt_state, _, count), losses), _ = lax.scan(record, (carry, losses), (
+            jnp.arange(groups), starts.reshape(groups, every, *starts.shape[1:]) if (
+                every > 1) else starts))
+    leaves = jax.tree.leaves(net)
     finite = sum(jnp.isfinite(w).reshape(*count.shape, -1).all(-1) for w in leaves) == len(leaves)
-    return TrainResult(net, jnp.moveaxis(losses, 0, -1), opt_state, jnp.where(
+    return TrainResult(net, losses, opt_state, jnp.where(
         count < steps, count, jnp.where(finite, -1, steps)).astype(jnp.int32))
+
+
+def _blocked(step, net, opt_state, starts, *, every, size):
+    """The K networks' scan over starts (K, S) in blocks of at most `size` networks, one
+    after another (`lax.map`): K padded with copies of network 0 to a whole number of equal
+    blocks, the padding dropped after. The networks are independent: each block's numbers
+    are those of a scan over its networks alone."""
+    k = starts.shape[0]
+    blocks = -(-k // (size or k))
+    if blocks == 1:
+        return _scan(step, net, opt_state, starts, every=every)
+    size = -(-k // blocks)  # the fewest copies: fewer than `blocks`
+    pad = blocks * size - k
+    net, opt_state, starts = jax.tree.map(lambda a: jnp.concatenate(
+        [a, jnp.repeat(a[:1], pad, axis=0)]).reshape(blocks, size, *a.shape[1:]) if pad else
+        a.reshape(blocks, size, *a.shape[1:]), (net, opt_state, starts))
+    out = lax.map(lambda b: _scan(step, *b, every=every), (net, opt_state, starts))
+    return jax.tree.map(lambda a: a.reshape(blocks * size, *a.shape[2:])[:k], out)
+
+
+# Networks per block of `train_many`, by platform; a platform not named runs all K as one block.
+# CPU (2 cores here, jax 0.10.2): blocks of 1024 keep the cost per network-step at K = 8192 and
+# 65,536 within MEASURED of K = 1024 for the tutorial's network (1-2-1, batch 1, S = 200); one
+# block of K costs 3-4x that from K = 2048 (XLA hands the vmapped step's reduction to YNNPACK at
+# that size, and larger K outgrow the cache). Smaller blocks pay the loop's per-step overhead
+# (256: up to 1.3x); 1-64-1 at batch 32 prefers 512 (1.2x faster than 1024, 3x than one block).
+# GPU and TPU: the whole K, the parallel work a device needs (no device here to measure it).
+BLOCK = {"cpu": 1024}
+
+
+def _record_every(every, steps: int) -> int:
+    """`every` as the int n in [1, S] dividing S = `steps`, or a ValueError naming the
+    divisors of S nearest to it."""
+    if isinstance(every, numbers.Integral) and not isinstance(every, bool) and (
+            1 <= every <= steps and steps % every == 0):
+        return int(every)
+    small = [d for d in range(1, math.isqrt(steps) + 1) if steps % d == 0]
+    divisors = sorted({*small, *(steps // d for d in small)})
+    near = ""
+    if isinstance(every, numbers.Real) and not isinstance(every, bool):
+        near = sorted({*[d for d in divisors if d <= every][-1:],
+                       *[d for d in divisors if d >= every][:1]})
+        near = f"; the divisors of S nearest to it: {', '.join(map(str, near))}"
+    raise ValueError(f"record_every must be an integer in [1, S] that divides S = {steps} (the"
+                     f" steps), got {every!r}{near}")
+
+
+def _memory(device) -> int | None:
+    """Bytes `device` can hold: physical memory on CPU, the allocator's limit on GPU/TPU
+    (None where the device does not say)."""
+    if device.platform == "cpu":
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") if hasattr(
+            os, "sysconf") else None  # Windows has no sysconf
+    return (device.memory_stats() or {}).get("bytes_limit")
+
+
+def _check_fits(shape, dtype, device) -> None:
+    """A ValueError before the run if its recorded losses, `shape` of `dtype`, cannot fit in
+    the memory of the `device` it runs on."""
+    need, have = math.prod(shape) * jnp.dtype(dtype).itemsize, _memory(device)
+    if have is not None and need > have:
+        raise ValueError(f"the run's recorded losses, {shape} {jnp.dtype(dtype).name}, need"
+                         f" {need / 2**30:.1f} GiB, more than the {have / 2**30:.1f} GiB of"
+                         f" {device}: record_every=n records every n-th step's loss only")
 
 
 def with_hyperparams(opt_state: optax.OptState, **values: ArrayLike) -> optax.OptState:
