@@ -83,6 +83,8 @@ def train_many(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, bat
     A learning rate per network lives in the optimizer's state: `opt_state =
     with_hyperparams(jax.vmap(opt.init)(net), learning_rate=lrs)`, lrs: (K,). With `mesh` the
     networks are split over its devices (sharded over K; padded inside where K does not split).
+    On CPU the K networks (a device's, with `mesh`) run in blocks of `BLOCK["cpu"]` inside the
+    one program, each block's numbers those of a run of its networks alone.
 
     Args:
       net: a `Net` with a leading axis K on every weight (`net.batch_shape == (K,)`).
@@ -131,7 +133,8 @@ def _fit(net, xs, ys, starts, opt_state, *, batchsize, optimizer, grads, mesh, m
 
 
 def _run(step, net, opt_state, starts, *, every, mesh):
-    """The run after the boundary: checks that what it records fits, then one scan (`train`),
+    """The run after the boundary: checks that what it records fits on the device it runs on
+    (the default device, `jax.devices()[0]`, or the first of `mesh`), then one scan (`train`),
     the K networks in blocks (`train_many`), or those split over the devices of `mesh`."""
     every, device = _record_every(every, starts.shape[-1]), (
         jax.devices()[0] if mesh is None else mesh.devices.flat[0])
@@ -209,7 +212,7 @@ def _scan(step, net, opt_state, starts, *, every=1):
     else:  # written in place, (..., S // n), not stacked (S // n, ...) and transposed after:
         # at K = 8192 a transpose of the losses cost 3 ns more per network-step (measured)
         groups = steps // every
-        losses = jnp.broadcast_to(carry[2][..., None], (*zero.shape, groups))
+        losses = jnp.broadcast_to(zero.astype(dtype)[..., None], (*zero.shape, groups))
         ((net, opt_state, _, count), losses), _ = lax.scan(record, (carry, losses), (
             jnp.arange(groups), starts.reshape(groups, every, *starts.shape[1:]) if (
                 every > 1) else starts))
