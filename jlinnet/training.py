@@ -241,11 +241,12 @@ def _blocked(step, net, opt_state, starts, *, every, size):
 
 
 # Networks per block of `train_many`, by platform; a platform not named runs all K as one block.
-# CPU (2 cores here, jax 0.10.2): blocks of 1024 keep the cost per network-step at K = 8192 and
-# 65,536 within MEASURED of K = 1024 for the tutorial's network (1-2-1, batch 1, S = 200); one
-# block of K costs 3-4x that from K = 2048 (XLA hands the vmapped step's reduction to YNNPACK at
-# that size, and larger K outgrow the cache). Smaller blocks pay the loop's per-step overhead
-# (256: up to 1.3x); 1-64-1 at batch 32 prefers 512 (1.2x faster than 1024, 3x than one block).
+# CPU, measured here (2 cores, jax 0.10.2, `python -m experiments.benchmark`, 3 runs): in blocks
+# of 1024 the tutorial's network (1-2-1, batch 1, S = 200) costs 0.77-0.90x per network-step at
+# K = 8192 and 0.81-0.88x at 65,536 what it costs at K = 1024; as one block, 2.9-3.6x and
+# 3.8-4.5x (from 2048 such networks XLA hands the vmapped step's reduction to YNNPACK, and larger
+# K outgrow the cache). Blocks of 256 cost up to 1.3x more (the loop's overhead per step), of
+# 2048 1.5x; 1-64-1 at batch 32 does best at 512 (1.2x faster than 1024, 3x than one block).
 # GPU and TPU: the whole K, the parallel work a device needs (no device here to measure it).
 BLOCK = {"cpu": 1024}
 
