@@ -1,10 +1,12 @@
-"""Per-step cost of the tutorial's training, four ways, measured in one process.
+"""Per-step cost of the tutorial's training, four ways, then the K-scaling table; one process.
 
 Rows, for the tutorial's network (hidden 2, batch 1) and a larger one (hidden 64, batch 32) on
 2x + 3 with SGD: numpy, the tutorial's `Net` (`experiments._tutorial`); jit loop, a Python
 loop calling a jitted step; train, `jl.train`, one compiled `lax.scan`; train_many, K networks in
-one `jl.train_many` call. Then `jl.train` per call against a bare jitted scan, and `train_many`
-against a hand-written struct-of-arrays program. Each time is the best of interleaved rounds.
+one `jl.train_many` call. Then `jl.train` per call against a bare jitted scan; the K-scaling
+table, `train_many` against a hand-written struct-of-arrays program at K = 1,024, 8,192 and
+65,536 networks; and the S-scaling row, K = 1,024 at S = 200 and 2,000. Each time is the best of
+interleaved rounds, and each timed program's losses are checked against another's.
 """
 
 import contextlib
@@ -29,11 +31,16 @@ CONFIGS = {
 QUICK_STEPS = {"tutorial": (500, 500, 20_000, 200), "larger": (100, 100, 500, 10)}
 METHODS = ("numpy", "jit loop", "train", "train_many")
 PER_CALL_STEPS = (1, 100, 10_000)
+K_SIZES = (1_024, 8_192, 65_536)  # the K-scaling table, at S = SCALING_STEPS[0]
+SCALING_STEPS = (200, 2_000)  # the S-scaling row, at K = K_SIZES[0]; --quick: a tenth
 WRITES = ("With --json PATH it also writes the tables there as JSON (its folder made if missing)"
           " once all are measured: machine, quick, rows (one per config and method: config,"
           " hidden, batchsize, method, steps, networks, repeats, compile_s (null for numpy), run_s,"
           " step_us, vs_numpy, vs_jit_loop), per_call (one per steps: steps, calls, bare_us,"
-          " train_us, ratio) and soa (k, steps, train_many_ns, soa_ns, ratio, max_loss_gap).")
+          " train_us, ratio, max_loss_gap), k_scaling (the K-scaling table, one per K: k, steps,"
+          " losses_shape, train_many_ns, soa_ns, ratio, vs_first, max_loss_gap) and s_scaling"
+          " (the S-scaling row, one per S, the same fields). max_loss_gap: the largest difference"
+          " between the losses of the two programs a row times.")
 
 
 def best_of(fns, repeats, calls=1):
@@ -112,20 +119,23 @@ def per_call(quick=False, repeats=None):
     for steps in PER_CALL_STEPS:
         net, starts = jl.tutorial_setup((1, 2, 1), steps, 1)
         calls = max(50 if quick else 200, (200 if quick else 2000) // (1 + steps // 100))
-        (_, bare_s), (_, train_s) = best_of(
-            (lambda: bare(net, x, y, starts),
-             lambda: jl.train(net, x, y, starts, batchsize=1, optimizer=sgd)), repeats, calls)
+        fns = (lambda: bare(net, x, y, starts),
+               lambda: jl.train(net, x, y, starts, batchsize=1, optimizer=sgd))
+        gap = float(jnp.max(jnp.abs(fns[0]()[1] - fns[1]().losses)))
+        (_, bare_s), (_, train_s) = best_of(fns, repeats, calls)
         rows.append(dict(steps=steps, calls=calls, bare_us=bare_s * 1e6, train_us=train_s * 1e6,
-                         ratio=train_s / bare_s))
+                         ratio=train_s / bare_s, max_loss_gap=gap))
     return rows
 
 
-def soa(quick=False, repeats=None, k=1024, steps=200, hidden=2, lr=1e-3):
-    """`jl.train_many` against the same steps written elementwise on (K, hidden) arrays: no
-    vmap, matmul, optax, checks or NaN guard."""
+def soa(points, quick=False, repeats=None, hidden=2, lr=1e-3):
+    """`jl.train_many` against the same steps written elementwise on (K, hidden) arrays (no
+    vmap, matmul, optax, checks or NaN guard), at each (K, S) of `points`, all in interleaved
+    rounds. A row a point: ns per network-step of each, their ratio, train_many's cost over the
+    first point's (vs_first), the shape of the losses it timed, and the largest gap between
+    the two programs' losses."""
     repeats, x, sgd = repeats or (3 if quick else 7), jl.grid(), optax.sgd(lr)
     y = jl.linear_target(x)
-    net, starts = k_networks(k, hidden, steps, 1)
 
     def step(p, s):  # s: (K,) one start per network
         w1, b1, w2, b2 = p
@@ -137,13 +147,30 @@ def soa(quick=False, repeats=None, k=1024, steps=200, hidden=2, lr=1e-3):
         return new, g * g / 2
 
     struct_of_arrays = jax.jit(lambda weights, starts: lax.scan(step, weights, starts.T))
-    weights = (net[0].w[:, 0], net[0].b, net[1].w[..., 0], net[1].b[:, 0])
-    fns = (lambda: jl.train_many(net, x, y, starts, batchsize=1, optimizer=sgd),
-           lambda: struct_of_arrays(weights, starts))
-    gap = float(jnp.max(jnp.abs(fns[0]().losses - fns[1]()[1].T)))
-    (_, many_s), (_, soa_s) = best_of(fns, repeats)
-    return dict(k=k, steps=steps, train_many_ns=many_s / (k * steps) * 1e9,
-                soa_ns=soa_s / (k * steps) * 1e9, ratio=many_s / soa_s, max_loss_gap=gap)
+    fns, checks = [], []
+    for k, steps in points:
+        net, starts = k_networks(k, hidden, steps, 1)
+        weights = (net[0].w[:, 0], net[0].b, net[1].w[..., 0], net[1].b[:, 0])
+        fns += [lambda net=net, starts=starts: jl.train_many(net, x, y, starts, batchsize=1,
+                                                             optimizer=sgd),
+                lambda weights=weights, starts=starts: struct_of_arrays(weights, starts)]
+        many = fns[-2]().losses  # what the two timed programs compute, one against the other
+        checks.append((list(many.shape), float(jnp.max(jnp.abs(many - fns[-1]()[1].T)))))
+    times = [run for _, run in best_of(fns, repeats)]
+    rows = [dict(k=k, steps=steps, losses_shape=shape, train_many_ns=many_s / (k * steps) * 1e9,
+                 soa_ns=soa_s / (k * steps) * 1e9, ratio=many_s / soa_s, max_loss_gap=gap)
+            for (k, steps), (shape, gap), many_s, soa_s in zip(
+                points, checks, times[::2], times[1::2])]
+    return [dict(r, vs_first=r["train_many_ns"] / rows[0]["train_many_ns"]) for r in rows]
+
+
+def print_scaling(title, rows):
+    """The K-scaling table or the S-scaling row, as `soa` returns them."""
+    print(f"\n{title}\n{'K':>7} {'S':>6} {'train_many ns':>14} {'soa ns':>8} {'ratio':>6}"
+          f" {'x first':>8} {'max loss gap':>13}")
+    for r in rows:
+        print(f"{r['k']:>7} {r['steps']:>6} {r['train_many_ns']:>14.2f} {r['soa_ns']:>8.2f}"
+              f" {r['ratio']:>6.2f} {r['vs_first']:>8.2f} {r['max_loss_gap']:>13.1e}")
 
 
 def main(argv=None):
@@ -193,13 +220,16 @@ def _run(args):
         for r in calls:
             print(f"{r['steps']:>7} {r['bare_us']:>12.1f} {r['train_us']:>10.1f}"
                   f" {r['ratio']:>6.2f}")
-        floor = soa(quick=args.quick, repeats=args.repeats, k=args.k)
-        print(f"\ntrain_many against a struct-of-arrays program of the same steps (K={floor['k']},"
-              f" S={floor['steps']}, tutorial network, batch 1): {floor['train_many_ns']:.2f} ns"
-              f" vs {floor['soa_ns']:.2f} ns per network-step, ratio {floor['ratio']:.2f}")
+        k_rows = soa([(k, SCALING_STEPS[0]) for k in K_SIZES], args.quick, args.repeats)
+        print_scaling("K-scaling table: ns per network-step of train_many and of a struct-of-arrays"
+                      " program of the same steps (tutorial network, batch 1); ratio: train_many"
+                      " / soa; x first: train_many against the first K", k_rows)
+        s_rows = soa([(K_SIZES[0], s) for s in SCALING_STEPS], args.quick, args.repeats)
+        print_scaling("S-scaling row: the same at more steps; x first: against the first S", s_rows)
         if args.json:
-            _cli.write_json(out / args.json.name, dict(machine=machine, quick=args.quick,
-                                                        rows=rows, per_call=calls, soa=floor))
+            _cli.write_json(out / args.json.name, dict(
+                machine=machine, quick=args.quick, rows=rows, per_call=calls, k_scaling=k_rows,
+                s_scaling=s_rows))
             out.publish()
 
 

@@ -8,6 +8,8 @@ optax transformation). K networks run that step `vmap`ped over K inside the same
 """
 
 import inspect
+import math
+import os
 from collections.abc import Callable
 from functools import partial
 from typing import Any, NamedTuple
@@ -30,9 +32,10 @@ Grads = Callable[[Net, jax.Array, jax.Array], Net]
 
 
 class TrainResult(NamedTuple):
-    """A run's result (`train_many`: a leading K on each): the trained `params`; `losses` (S,),
-    the batch J before each update; the final `opt_state`; `nonfinite_step` () int32: the first
-    step (0-based) whose loss is not finite, S if only the final weights are, -1 if none."""
+    """A run's result (`train_many`: a leading K on each): the trained `params`; `losses`
+    (S // n,), the batch J before the update of every n-th step (n = `record_every`, 1: every
+    step); the final `opt_state`; `nonfinite_step` () int32: the first step (0-based) whose
+    loss is not finite, recorded or not, S if only the final weights are, -1 if none."""
 
     params: Any
     losses: jax.Array
@@ -42,7 +45,7 @@ class TrainResult(NamedTuple):
 
 def train(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, batchsize: int,
           optimizer: optax.GradientTransformation, grads: Grads = autodiff_grads,
-          opt_state: optax.OptState | None = None) -> TrainResult:
+          opt_state: optax.OptState | None = None, record_every: int = 1) -> TrainResult:
     """Trains one network over the schedule `starts`, as one compiled `lax.scan`.
 
     Step t cuts x, y = xs[s : s + B], ys[s : s + B] at s = starts[t], records J(net_t) and
@@ -59,22 +62,29 @@ def train(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, batchsiz
       optimizer: an optax `GradientTransformation`; `optax.sgd(lr)` is the tutorial's.
       grads: (net, x, y) -> gradients shaped like net: `autodiff_grads` or `manual_grads`.
       opt_state: the optimizer's initial state; None: `optimizer.init(net)`.
+      record_every: n, a divisor of S: the losses of steps n-1, 2n-1, ..., S-1 (0-based) are
+        recorded; 1 (the default) records every step, S only the last. A run whose recorded
+        losses cannot fit in memory is a ValueError before it starts.
 
     Returns:
-      `TrainResult(params, losses (S,), opt_state, nonfinite_step ())`.
+      `TrainResult(params, losses (S // n,), opt_state, nonfinite_step ())`; `nonfinite_step`
+      counts every step, recorded or not.
     """
-    settings = _settings(net, batchsize, optimizer, grads, None)
+    settings = _settings(net, batchsize, optimizer, grads, None, record_every)
     return _fit(net, *_host(xs, ys, starts, opt_state, batchsize), **settings, many=False)
 
 
 def train_many(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, batchsize: int,
                optimizer: optax.GradientTransformation, grads: Grads = autodiff_grads,
-               opt_state: optax.OptState | None = None, mesh: Mesh | None = None) -> TrainResult:
+               opt_state: optax.OptState | None = None, mesh: Mesh | None = None,
+               record_every: int = 1) -> TrainResult:
     """Trains K networks in one compiled call: the numbers of K `train` calls.
 
     A learning rate per network lives in the optimizer's state: `opt_state =
     with_hyperparams(jax.vmap(opt.init)(net), learning_rate=lrs)`, lrs: (K,). With `mesh` the
     networks are split over its devices (sharded over K; padded inside where K does not split).
+    On CPU the K networks (a device's, with `mesh`) run in blocks of `BLOCK["cpu"]` inside the
+    one program, each block's numbers those of a run of its networks alone.
 
     Args:
       net: a `Net` with a leading axis K on every weight (`net.batch_shape == (K,)`).
@@ -82,15 +92,16 @@ def train_many(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, bat
       starts: (K, S) integer window starts, one schedule per network.
       opt_state: K states, a leading K on every leaf; None: `jax.vmap(optimizer.init)(net)`.
       mesh: None (the default device) or a `jax.sharding.Mesh`.
+      record_every: n, a divisor of S, as in `train`: losses of steps n-1, 2n-1, ..., S-1.
 
     Returns:
-      `TrainResult`: params (K, ...), losses (K, S), opt_state, nonfinite_step (K,).
+      `TrainResult`: params (K, ...), losses (K, S // n), opt_state, nonfinite_step (K,).
     """
-    settings = _settings(net, batchsize, optimizer, grads, mesh)
+    settings = _settings(net, batchsize, optimizer, grads, mesh, record_every)
     return _fit(net, *_host(xs, ys, starts, opt_state, batchsize), **settings, many=True)
 
 
-def _settings(net, batchsize, optimizer, grads, mesh) -> dict:
+def _settings(net, batchsize, optimizer, grads, mesh, record_every) -> dict:
     """The settings that pick the program (static: hashed by `jax.jit`), each checked first,
     and that `net` is a network (else `jax.jit` would name it as an argument it cannot take)."""
     if not isinstance(net, Net):
@@ -105,7 +116,9 @@ def _settings(net, batchsize, optimizer, grads, mesh) -> dict:
     if mesh is not None and not isinstance(mesh, Mesh):
         raise TypeError(f"mesh must be None or a jax.sharding.Mesh such as"
                         f" jax.make_mesh((jax.device_count(),), ('k',)), got {checks.show(mesh)}")
-    return dict(batchsize=batchsize, optimizer=optimizer, grads=grads, mesh=mesh)
+    checks.positive_int("record_every", record_every)  # its divisibility: while tracing
+    return dict(batchsize=batchsize, optimizer=optimizer, grads=grads, mesh=mesh,
+                record_every=record_every)
 
 
 def _host(xs, ys, starts, opt_state, batchsize):
@@ -121,8 +134,10 @@ def _host(xs, ys, starts, opt_state, batchsize):
     return xs, ys, starts, opt_state
 
 
-@partial(jax.jit, static_argnames=("batchsize", "optimizer", "grads", "mesh", "many"))
-def _fit(net, xs, ys, starts, opt_state, *, batchsize, optimizer, grads, mesh, many):
+@partial(jax.jit, static_argnames=("batchsize", "optimizer", "grads", "mesh", "many",
+                                   "record_every"))
+def _fit(net, xs, ys, starts, opt_state, *, batchsize, optimizer, grads, mesh, many,
+         record_every):
     """The boundary of `train` (many=False) and `train_many`, then the one training scan."""
     fn = "train_many" if many else "train"
     sizes, dtype = check_net(net, stacked=many, fn=fn)
@@ -149,7 +164,22 @@ def _fit(net, xs, ys, starts, opt_state, *, batchsize, optimizer, grads, mesh, m
                          f" optimizer or network?), got {_leaf_shapes(opt_state)}")
     step = _step(xs, ys, batchsize, optimizer, grads)
     step = jax.vmap(step) if many else step
-    return (_scan if mesh is None else partial(_sharded, mesh=mesh))(step, net, opt_state, starts)
+    return _run(step, net, opt_state, starts, every=record_every, mesh=mesh)
+
+
+def _run(step, net, opt_state, starts, *, every, mesh):
+    """The run after the boundary: checks that what it records fits on the device it runs on
+    (the default device, `jax.devices()[0]`, or the first of `mesh`), then one scan (`train`),
+    the K networks in blocks (`train_many`), or those split over the devices of `mesh`."""
+    every, device = _record_every(every, starts.shape[-1]), (
+        jax.devices()[0] if mesh is None else mesh.devices.flat[0])
+    dtype = jnp.promote_types(net.layers[0].w.dtype, jnp.float32)  # J's, as in `_scan`
+    _check_fits((*net.batch_shape, starts.shape[-1] // every), dtype, device)
+    if not net.batch_shape:
+        return _scan(step, net, opt_state, starts, every=every)
+    run = partial(_blocked, step, every=every, size=BLOCK.get(device.platform))
+    return run(net, opt_state, starts) if mesh is None else _sharded(
+        run, net, opt_state, starts, mesh=mesh)
 
 
 def _same_shapes(a, b) -> bool:
@@ -175,14 +205,14 @@ def _leaf_shapes(tree) -> str:
     return f"{type(tree).__name__} of shapes {[jnp.shape(a) for a in jax.tree.leaves(tree)]}"
 
 
-def _sharded(step, net, opt_state, starts, *, mesh):
-    """The K networks' scan split over the devices of `mesh` (`jax.shard_map`)."""
+def _sharded(run, net, opt_state, starts, *, mesh):
+    """`run` (the K networks' blocked scan) split over the devices of `mesh` (`jax.shard_map`)."""
     k = net.batch_shape[0]
     pad = -k % mesh.size  # copies of network 0 fill every device, dropped below
     split = NamedSharding(mesh, P(mesh.axis_names))  # K over every axis of the mesh
     inputs = jax.device_put(jax.tree.map(lambda a: jnp.concatenate(
         [a, jnp.repeat(a[:1], pad, axis=0)]), (net, opt_state, starts)), split)
-    out = jax.shard_map(partial(_scan, step), mesh=mesh, in_specs=split.spec,
+    out = jax.shard_map(run, mesh=mesh, in_specs=split.spec,
                         out_specs=split.spec)(*inputs)
     if pad:  # K does not split evenly: gathered on every device, then the padding goes
         out = jax.tree.map(lambda a: a[:k], jax.device_put(out, NamedSharding(mesh, P())))
@@ -210,9 +240,10 @@ def _step(xs, ys, batchsize, optimizer, grads):
     return step
 
 
-def _scan(step, net, opt_state, starts):
+def _scan(step, net, opt_state, starts, *, every=1):
     """`step` over starts (..., S) as one `lax.scan`, counting in the loop the steps before
-    the first non-finite loss (a pass over the losses after it costs more)."""
+    the first non-finite loss (a pass over the losses after it costs more). The loss of
+    every `every`-th step is recorded: losses (..., S // every)."""
 
     def body(carry, s):
         net, opt_state, finite, count = carry
@@ -220,17 +251,91 @@ def _scan(step, net, opt_state, starts):
         finite = finite + loss * 0  # 0 while every loss is finite, NaN from the first that isn't
         return (net, opt_state, finite, count + jnp.isfinite(finite)), loss
 
+    def record(carry, js):  # steps j*n .. j*n + n-1, the last one's loss into column j
+        (carry, losses), (j, s) = carry, js
+        carry, loss = body(carry, s) if every == 1 else lax.scan(  # (carry, the last loss)
+            lambda c, s: (body(c[0], s), None), (carry, losses[..., 0]), s, unroll=unroll)[0]
+        return (carry, lax.dynamic_update_index_in_dim(losses, loss, j, axis=-1)), None
+
     zero = jnp.zeros_like(starts[..., 0])  # varies like the data inside shard_map
-    carry = (net, opt_state, zero.astype(jnp.promote_types(net.layers[0].w.dtype, jnp.float32)),
-             zero)
+    dtype = jnp.promote_types(net.layers[0].w.dtype, jnp.float32)  # J's
+    carry, steps = (net, opt_state, zero.astype(dtype), zero), starts.shape[-1]
     # Unrolled twice for one network, whose step costs about what the loop does (~20% faster);
     # not for K networks, which have work enough (unrolled: 2x slower).
-    (net, opt_state, _, count), losses = lax.scan(body, carry, jnp.moveaxis(starts, -1, 0),
-                                                  unroll=1 if starts.ndim > 1 else 2)
-    leaves, steps = jax.tree.leaves(net), starts.shape[-1]
+    unroll, starts = 1 if starts.ndim > 1 else 2, jnp.moveaxis(starts, -1, 0)
+    if starts.ndim == 1 and every == 1:  # one network, every step: the scan's own output
+        (net, opt_state, _, count), losses = lax.scan(body, carry, starts, unroll=unroll)
+    else:  # written in place, (..., S // n), not stacked (S // n, ...) and transposed after:
+        # at K = 8192 a transpose of the losses cost 3 ns more per network-step (measured)
+        groups = steps // every
+        losses = jnp.broadcast_to(zero.astype(dtype)[..., None], (*zero.shape, groups))
+        ((net, opt_state, _, count), losses), _ = lax.scan(record, (carry, losses), (
+            jnp.arange(groups), starts.reshape(groups, every, *starts.shape[1:]) if (
+                every > 1) else starts))
+    leaves = jax.tree.leaves(net)
     finite = sum(jnp.isfinite(w).reshape(*count.shape, -1).all(-1) for w in leaves) == len(leaves)
-    return TrainResult(net, jnp.moveaxis(losses, 0, -1), opt_state, jnp.where(
+    return TrainResult(net, losses, opt_state, jnp.where(
         count < steps, count, jnp.where(finite, -1, steps)).astype(jnp.int32))
+
+
+def _blocked(step, net, opt_state, starts, *, every, size):
+    """The K networks' scan over starts (K, S) in blocks of at most `size` networks, one
+    after another (`lax.map`): K padded with copies of network 0 to a whole number of equal
+    blocks, the padding dropped after. The networks are independent: each block's numbers
+    are those of a scan over its networks alone."""
+    k = starts.shape[0]
+    blocks = -(-k // (size or k))
+    if blocks == 1:
+        return _scan(step, net, opt_state, starts, every=every)
+    size = -(-k // blocks)  # the fewest copies: fewer than `blocks`
+    pad = blocks * size - k
+    net, opt_state, starts = jax.tree.map(lambda a: jnp.concatenate(
+        [a, jnp.repeat(a[:1], pad, axis=0)]).reshape(blocks, size, *a.shape[1:]) if pad else
+        a.reshape(blocks, size, *a.shape[1:]), (net, opt_state, starts))
+    out = lax.map(lambda b: _scan(step, *b, every=every), (net, opt_state, starts))
+    return jax.tree.map(lambda a: a.reshape(blocks * size, *a.shape[2:])[:k], out)
+
+
+# Networks per block of `train_many`, by platform; a platform not named runs all K as one block.
+# CPU, measured here (2 cores, jax 0.10.2, `python -m experiments.benchmark`, 3 runs): in blocks
+# of 1024 the tutorial's network (1-2-1, batch 1, S = 200) costs 0.77-0.90x per network-step at
+# K = 8192 and 0.81-0.88x at 65,536 what it costs at K = 1024; as one block, 2.9-3.6x and
+# 3.8-4.5x (from 2048 such networks XLA hands the vmapped step's reduction to YNNPACK, and larger
+# K outgrow the cache). Blocks of 256 cost up to 1.3x more (the loop's overhead per step), of
+# 2048 1.5x; 1-64-1 at batch 32 does best at 512 (1.2x faster than 1024, 3x than one block).
+# GPU and TPU: the whole K, the parallel work a device needs (no device here to measure it).
+BLOCK = {"cpu": 1024}
+
+
+def _record_every(every: int, steps: int) -> int:
+    """`every` (an int >= 1, checked before tracing) if it divides S = `steps`, else a
+    ValueError naming the divisors of S nearest to it."""
+    if every <= steps and steps % every == 0:
+        return every
+    small = [d for d in range(1, math.isqrt(steps) + 1) if steps % d == 0]
+    divisors = sorted({*small, *(steps // d for d in small)})
+    near = sorted({max(d for d in divisors if d <= every), *[d for d in divisors if d > every][:1]})
+    raise ValueError(f"record_every must divide S = {steps} (the steps), got {every}; the"
+                     f" divisors of S nearest to it: {', '.join(map(str, near))}")
+
+
+def _memory(device) -> int | None:
+    """Bytes `device` can hold: physical memory on CPU, the allocator's limit on GPU/TPU
+    (None where the device does not say)."""
+    if device.platform == "cpu":
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") if hasattr(
+            os, "sysconf") else None  # Windows has no sysconf
+    return (device.memory_stats() or {}).get("bytes_limit")
+
+
+def _check_fits(shape, dtype, device) -> None:
+    """A ValueError before the run if its recorded losses, `shape` of `dtype`, cannot fit in
+    the memory of the `device` it runs on."""
+    need, have = math.prod(shape) * jnp.dtype(dtype).itemsize, _memory(device)
+    if have is not None and need > have:
+        raise ValueError(f"the run's recorded losses, {shape} {jnp.dtype(dtype).name}, need"
+                         f" {need / 2**30:.1f} GiB, more than the {have / 2**30:.1f} GiB of"
+                         f" {device}: record_every=n records every n-th step's loss only")
 
 
 def with_hyperparams(opt_state: optax.OptState, **values: ArrayLike) -> optax.OptState:
@@ -242,10 +347,10 @@ def with_hyperparams(opt_state: optax.OptState, **values: ArrayLike) -> optax.Op
     `train(..., optimizer=opt, opt_state=with_hyperparams(opt.init(net), learning_rate=lr))`.
     """
     old, schedules = (getattr(opt_state, a, {}) for a in ("hyperparams", "hyperparams_states"))
-    if not set(values) <= (numbers := set(old) - set(schedules)):
+    if not set(values) <= (settable := set(old) - set(schedules)):
         raise ValueError(f"opt_state must be the state of an optax.inject_hyperparams optimizer"
                          f" whose {sorted(values)} are set by a number (e.g. inject_hyperparams("
-                         f"optax.sgd)(learning_rate=0.01)); it has {sorted(numbers)}")
+                         f"optax.sgd)(learning_rate=0.01)); it has {sorted(settable)}")
     for name, v in values.items():  # finite in the state's dtype, of its shape or one number
         dtype, shape = old[name].dtype, old[name].shape
         most = float((jnp.finfo if jnp.issubdtype(dtype, jnp.floating) else jnp.iinfo)(dtype).max)

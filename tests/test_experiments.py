@@ -7,7 +7,6 @@ the experiments), each with the behaviour it must now have. Runs are in-process 
 
 import contextlib
 import errno
-import functools
 import json
 import math
 import os
@@ -460,17 +459,23 @@ def test_quick_benchmark_prints_and_writes_the_table(tmp_path, monkeypatch, caps
     monkeypatch.setattr(benchmark, "CONFIGS", configs)
     monkeypatch.setattr(benchmark, "QUICK_STEPS", dict.fromkeys(configs, (3, 3, 3, 3)))
     monkeypatch.setattr(benchmark, "PER_CALL_STEPS", (1, 3))
-    monkeypatch.setattr(benchmark, "soa", functools.partial(benchmark.soa, steps=3))
+    monkeypatch.setattr(benchmark, "K_SIZES", (8, 24))
+    monkeypatch.setattr(benchmark, "SCALING_STEPS", (3, 6))
     path = tmp_path / "made" / "benchmark.json"
     assert benchmark.main(["--quick", "--k", "64", "--repeats", "1", "--json", str(path)]) == 0
     out = capsys.readouterr().out
     table = json.loads(path.read_text(), parse_constant=pytest.fail)  # strict JSON
-    rows = table["rows"]
+    rows, scaling = table["rows"], table["k_scaling"] + table["s_scaling"]
     assert [r["steps"] for r in table["per_call"]] == list(benchmark.PER_CALL_STEPS)
-    for r in table["per_call"]:  # train against the bare program, both timed
-        assert r["bare_us"] > 0 and r["train_us"] > 0
-        assert math.isclose(r["ratio"], r["train_us"] / r["bare_us"], rel_tol=1e-9)
-    assert "per-call cost of jl.train" in out
+    assert [(r["k"], r["steps"]) for r in scaling] == [(8, 3), (24, 3), (8, 3), (8, 6)]
+    for r in table["per_call"] + scaling:  # each row timed the programs it names: their losses
+        assert r["max_loss_gap"] < 1e-5  # agree, one computed against the other
+        assert all(0 < r[f] < math.inf for f in r if f.endswith(("_us", "_ns")))
+    for r in scaling:  # the losses of the K and S asked for
+        assert r["losses_shape"] == [r["k"], r["steps"]]
+    assert "per-call cost of jl.train" in out and "K-scaling table" in out
+    for r in table["k_scaling"]:
+        assert f"{r['k']:>7} {r['steps']:>6} {r['train_many_ns']:>14.2f}" in out
     configs, methods = list(benchmark.CONFIGS), list(benchmark.METHODS)
     assert [(r["config"], r["method"]) for r in rows] == [(c, m) for c in configs for m in methods]
     for r in rows:
@@ -478,7 +483,7 @@ def test_quick_benchmark_prints_and_writes_the_table(tmp_path, monkeypatch, caps
         assert (r["compile_s"] is None) == (r["method"] == "numpy")
         assert r["networks"] == (64 if r["method"] == "train_many" else 1)
     assert out.endswith(f"wrote {path}\n")
-    fields = {*table, *rows[0], *table["per_call"][0], *table["soa"]}
+    fields = {*table, *rows[0], *table["per_call"][0], *scaling[0]}
     assert fields - set(re.findall(r"\w+", benchmark.WRITES)) == set()  # --help names each
     assert [p.name for p in path.parent.iterdir()] == ["benchmark.json"]  # nothing staged left
 

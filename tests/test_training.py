@@ -1,3 +1,4 @@
+import functools
 import os
 import re
 import subprocess
@@ -179,6 +180,18 @@ _ON_FOUR_DEVICES = textwrap.dedent("""
         assert split.losses.shape == (k, 10), split.losses.shape
         assert (split.losses.sharding.spec[0] == "k") == (k == 8)
         np.testing.assert_allclose(split.losses, whole.losses, rtol=1e-5, atol=1e-6)
+    # 22 networks, 6 a device (2 copies of network 0), each device's in 2 blocks of 3; every
+    # 5th loss: against one block of 22 on one device
+    keys = jax.random.split(jax.random.key(1), 22)
+    net = jax.vmap(lambda key: jl.init_mlp(key, (1, 3, 1), activation="tanh"))(keys)
+    starts = jax.vmap(lambda key: jl.batch_starts(key, 10, 1000, 2))(keys)
+    whole = jl.train_many(net, x, y, starts, batchsize=2, optimizer=sgd, record_every=5)
+    jl.training.BLOCK["cpu"] = 4
+    split = jl.train_many(net, x, y, starts, batchsize=2, optimizer=sgd, mesh=mesh,
+                          record_every=5)
+    assert split.losses.shape == (22, 2), split.losses.shape
+    for a, b in zip(jax.tree.leaves(split), jax.tree.leaves(whole)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 """)
 
 
@@ -186,3 +199,87 @@ def test_spreads_networks_over_four_devices_with_the_same_results():
     # A failed assertion ends the process with its traceback on stderr, in pytest's report
     subprocess.run([sys.executable, "-c", _ON_FOUR_DEVICES], check=True, timeout=300,  # hangs only
                    env=dict(os.environ, JAX_NUM_CPU_DEVICES="4"))
+
+
+@pytest.mark.parametrize("many", [False, True])
+@pytest.mark.parametrize("every", [1, 4, 20])
+def test_record_every_keeps_every_nth_loss_of_the_same_run(many, every):
+    """Thinned losses are the full run's losses[n-1::n]; params, state and the first
+    non-finite step (5, a start off the grid between two recorded steps) are the same."""
+    net, starts = _stack(3, 20, 2, seed=3) if many else jl.tutorial_setup((1, 3, 1), 20, 2)
+    starts = starts.at[..., 5].set(-1)
+    run = jl.train_many if many else jl.train
+    full = run(net, X, Y, starts, batchsize=2, optimizer=SGD)
+    thin = run(net, X, Y, starts, batchsize=2, optimizer=SGD, record_every=every)
+    chex.assert_shape(thin.losses, (*net.batch_shape, 20 // every))
+    chex.assert_trees_all_close(thin._replace(losses=None), full._replace(losses=None),
+                                rtol=1e-6)
+    np.testing.assert_allclose(thin.losses, full.losses[..., every - 1::every], rtol=1e-6)
+    assert (np.asarray(thin.nonfinite_step) == 5).all()
+
+
+@pytest.mark.parametrize("every, message", [
+    (7, "must divide S = 60 (the steps), got 7; the divisors of S nearest to it: 6, 10"),
+    (61, "must divide S = 60 (the steps), got 61; the divisors of S nearest to it: 60"),
+    (0, "must be an integer in [1, 2147483647], got 0"), (2.5, "must be an integer in"),
+    (True, "must be an integer in"), ("3", "must be an integer in")])
+def test_record_every_must_divide_the_steps(every, message):
+    net, starts = jl.tutorial_setup((1, 2, 1), 60, 1)
+    with pytest.raises(ValueError, match=re.escape(f"record_every {message}")):
+        jl.train(net, X, Y, starts, batchsize=1, optimizer=SGD, record_every=every)
+
+
+def test_losses_that_cannot_fit_are_an_error_before_the_run():
+    """Traced only (`jax.eval_shape`): 10,000 networks x 10^9 steps of float32 losses are
+    37,253 GiB, more than this machine's memory; recording every 10^6-th step fits."""
+    net, _ = _stack(10_000, 1, 1)
+    starts = jax.ShapeDtypeStruct((10_000, 10**9), jnp.int32)
+    run = lambda every: jax.eval_shape(functools.partial(  # noqa: E731
+        jl.train_many, batchsize=1, optimizer=SGD, record_every=every), net, X, Y, starts)
+    gib = 10_000 * 10**9 * 4 / 2**30
+    with pytest.raises(ValueError, match=rf"\(10000, 1000000000\) float32, need {gib:.1f} GiB,"
+                       r" more than the [\d.]+ GiB of .*: record_every=n records every n-th"):
+        run(1)
+    chex.assert_shape(run(10**6).losses, (10_000, 1000))
+
+
+@pytest.fixture
+def blocks_of(monkeypatch):
+    """train_many with `size` networks per block on CPU, compiled afresh."""
+    def use(size):
+        monkeypatch.setitem(jl.training.BLOCK, "cpu", size)
+        jax.clear_caches()
+    yield use
+    jax.clear_caches()  # no program of another block size stays behind
+
+
+@pytest.mark.parametrize("optimizer, every", [(SGD, 1), (HYPER, 5), (optax.adam(0.01), 2)])
+def test_train_many_in_blocks_equals_one_block(blocks_of, optimizer, every):
+    """8 networks in blocks of 3 (3 + 3 + 2 and one copy of network 0, dropped) against all 8
+    in one block; a learning rate per network (HYPER) must stay with its network."""
+    net, starts = _stack(8, 20, 2, activation="tanh", seed=5)
+    state = jax.vmap(optimizer.init)(net)
+    if optimizer is HYPER:
+        state = jl.with_hyperparams(state, learning_rate=jnp.linspace(0.001, 0.1, 8))
+    run = functools.partial(jl.train_many, net, X, Y, starts, batchsize=2, optimizer=optimizer,
+                            opt_state=state, record_every=every)
+    scans = lambda: str(jax.make_jaxpr(run)()).count(" scan[")  # noqa: E731
+    blocks_of(None)
+    whole, one_block = run(), scans()
+    blocks_of(3)
+    blocked = run()
+    assert scans() == one_block + 1  # the blocks' loop (lax.map) around the steps' scan
+    chex.assert_trees_all_equal_shapes(blocked, whole)
+    chex.assert_trees_all_close(blocked, whole, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("k", [8192, 8195])  # 8195: 9 blocks of 911, the last padded with 4
+def test_8192_networks_in_blocks_equal_separate_train_calls(k):
+    net, starts = _stack(k, 8, 1, sizes=(1, 2, 1), seed=7)
+    many = jl.train_many(net, X, Y, starts, batchsize=1, optimizer=SGD)
+    chex.assert_shape(many.losses, (k, 8))
+    for i in (0, 1023, 1024, 4500, k - 1):  # across blocks: first, either side of an edge, last
+        one = jl.train(jax.tree.map(lambda a: a[i], net), X, Y, starts[i], batchsize=1,
+                       optimizer=SGD)
+        chex.assert_trees_all_close(jax.tree.map(lambda a: a[i], many), one, rtol=1e-5,
+                                    atol=1e-6)
