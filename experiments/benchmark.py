@@ -130,8 +130,10 @@ def per_call(quick=False, repeats=None):
 
 def soa(points, quick=False, repeats=None, hidden=2, lr=1e-3):
     """`jl.train_many` against the same steps written elementwise on (K, hidden) arrays (no
-    vmap, matmul, optax, checks or NaN guard), at each (K, S) of `points`, all in interleaved
-    rounds. A row a point: ns per network-step of each, their ratio, train_many's cost over the
+    vmap, matmul, optax, checks or NaN guard), at each (K, S) of `points`: the pair in
+    interleaved rounds of its own (a larger K run between them would evict a smaller one's
+    working set from the cache: the cost of alternating sizes, not of either). A row a
+    point: ns per network-step of each, their ratio, train_many's cost over the
     first point's (vs_first), the shape of the losses it timed, and the largest gap between
     the two programs' losses."""
     repeats, x, sgd = repeats or (3 if quick else 7), jl.grid(), optax.sgd(lr)
@@ -147,16 +149,15 @@ def soa(points, quick=False, repeats=None, hidden=2, lr=1e-3):
         return new, g * g / 2
 
     struct_of_arrays = jax.jit(lambda weights, starts: lax.scan(step, weights, starts.T))
-    fns, checks = [], []
+    times, checks = [], []
     for k, steps in points:
         net, starts = k_networks(k, hidden, steps, 1)
         weights = (net[0].w[:, 0], net[0].b, net[1].w[..., 0], net[1].b[:, 0])
-        fns += [lambda net=net, starts=starts: jl.train_many(net, x, y, starts, batchsize=1,
-                                                             optimizer=sgd),
-                lambda weights=weights, starts=starts: struct_of_arrays(weights, starts)]
-        many = fns[-2]().losses  # what the two timed programs compute, one against the other
-        checks.append((list(many.shape), float(jnp.max(jnp.abs(many - fns[-1]()[1].T)))))
-    times = [run for _, run in best_of(fns, repeats)]
+        fns = (lambda: jl.train_many(net, x, y, starts, batchsize=1, optimizer=sgd),
+               lambda: struct_of_arrays(weights, starts))
+        many = fns[0]().losses  # what the two timed programs compute, one against the other
+        checks.append((list(many.shape), float(jnp.max(jnp.abs(many - fns[1]()[1].T)))))
+        times += [run for _, run in best_of(fns, repeats)]
     rows = [dict(k=k, steps=steps, losses_shape=shape, train_many_ns=many_s / (k * steps) * 1e9,
                  soa_ns=soa_s / (k * steps) * 1e9, ratio=many_s / soa_s, max_loss_gap=gap)
             for (k, steps), (shape, gap), many_s, soa_s in zip(
