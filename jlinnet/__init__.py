@@ -17,7 +17,7 @@ from jlinnet.saving import load, save
 from jlinnet.training import TrainResult, train, train_many, with_hyperparams
 from jlinnet.tutorial import tutorial_setup
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 # Names jlinnet had once, and where they went: a clear AttributeError, not a bare one
 MOVED = {  # out of jlinnet in 0.3.0 into experiments/sweep.py; since 0.4.0 here
