@@ -63,6 +63,10 @@ class Net:
         `Net(net)` is `net` again, with its activation: it never falls off."""
         layers: Any = self.layers  # anything a user passed, until checked below
         activation = self.activation
+        if type(layers) is tuple and (activation is None or type(activation) is str) and all(
+                type(layer) is Layer for layer in layers) and layers and (
+                activation is None or activation in ACTIVATIONS):
+            return  # what every `jax.tree` rebuild passes: nothing to change
         if isinstance(layers, Net):
             if activation not in (None, layers.activation):
                 raise ValueError(f"layers is a Net with activation {layers.activation!r}; for"

@@ -70,8 +70,10 @@ def train(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, batchsiz
       `TrainResult(params, losses (S // n,), opt_state, nonfinite_step ())`; `nonfinite_step`
       counts every step, recorded or not.
     """
-    settings = _settings(net, batchsize, optimizer, grads, None, record_every)
-    return _fit(net, *_host(xs, ys, starts, opt_state, batchsize), **settings, many=False)
+    settings = dict(batchsize=batchsize, optimizer=optimizer, grads=grads, mesh=None,
+                    record_every=record_every)
+    xs, ys, starts = _before_jit(net, xs, ys, starts, opt_state, **settings)
+    return _fit(net, xs, ys, starts, opt_state, **settings, many=False)
 
 
 def train_many(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, batchsize: int,
@@ -97,16 +99,25 @@ def train_many(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, bat
     Returns:
       `TrainResult`: params (K, ...), losses (K, S // n), opt_state, nonfinite_step (K,).
     """
-    settings = _settings(net, batchsize, optimizer, grads, mesh, record_every)
-    return _fit(net, *_host(xs, ys, starts, opt_state, batchsize), **settings, many=True)
+    settings = dict(batchsize=batchsize, optimizer=optimizer, grads=grads, mesh=mesh,
+                    record_every=record_every)
+    xs, ys, starts = _before_jit(net, xs, ys, starts, opt_state, **settings)
+    return _fit(net, xs, ys, starts, opt_state, **settings, many=True)
 
 
-def _settings(net, batchsize, optimizer, grads, mesh, record_every) -> dict:
-    """The settings that pick the program (static: hashed by `jax.jit`), each checked first,
-    and that `net` is a network (else `jax.jit` would name it as an argument it cannot take)."""
+def _before_jit(net, xs, ys, starts, opt_state, *, batchsize, optimizer, grads, mesh,
+                record_every):
+    """What `jax.jit` cannot take, checked before it, in a few microseconds a call: the
+    settings that pick the program (static: hashed); a `net` that is a network and an
+    `opt_state` of arrays (else `jax.jit` would name them as arguments it cannot read); data
+    and starts not yet in JAX arrays, read on the host (NumPy starts off the grid are an error
+    now, not NaN later). Returns (xs, ys, starts); JAX arrays are checked while tracing."""
+    if not (type(batchsize) is int and batchsize > 0 and type(record_every) is int
+            and record_every > 0):  # else the error; record_every's divisibility: tracing
+        checks.positive_int("batchsize", batchsize)
+        checks.positive_int("record_every", record_every)
     if not isinstance(net, Net):
         check_net(net)  # its error: pass the Net itself
-    checks.positive_int("batchsize", batchsize)
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer must be an optax GradientTransformation such as"
                         f" optax.sgd(0.01), got {type(optimizer).__name__}")
@@ -116,22 +127,17 @@ def _settings(net, batchsize, optimizer, grads, mesh, record_every) -> dict:
     if mesh is not None and not isinstance(mesh, Mesh):
         raise TypeError(f"mesh must be None or a jax.sharding.Mesh such as"
                         f" jax.make_mesh((jax.device_count(),), ('k',)), got {checks.show(mesh)}")
-    checks.positive_int("record_every", record_every)  # its divisibility: while tracing
-    return dict(batchsize=batchsize, optimizer=optimizer, grads=grads, mesh=mesh,
-                record_every=record_every)
-
-
-def _host(xs, ys, starts, opt_state, batchsize):
-    """What is read on the host before tracing: data and starts that are not yet JAX arrays
-    (NumPy starts off the grid are an error now, not NaN later), and an `opt_state` that is a
-    pytree of arrays (the one kind of argument `jax.jit` takes)."""
-    xs, ys = checks.host("xs", xs), checks.host("ys", ys)
-    n = xs.shape[0] if xs.ndim == 2 else checks.INT32_MAX  # else xs is named while tracing
-    starts = checks.host_starts(starts, n, min(batchsize, n))
-    if not all(map(_array_like, jax.tree.leaves(opt_state))):
+    if opt_state is not None and not all(map(_array_like, jax.tree.leaves(opt_state))):
         raise TypeError(f"opt_state must be an optimizer state (optimizer.init(net), or a run's"
                         f" returned opt_state), got {type(opt_state).__name__}")
-    return xs, ys, starts, opt_state
+    if not isinstance(xs, jax.Array):
+        xs = checks.host("xs", xs)
+    if not isinstance(ys, jax.Array):
+        ys = checks.host("ys", ys)
+    if not isinstance(starts, jax.Array):
+        n = xs.shape[0] if xs.ndim == 2 else checks.INT32_MAX  # else xs is named while tracing
+        starts = checks.host_starts(starts, n, min(batchsize, n))
+    return xs, ys, starts
 
 
 @partial(jax.jit, static_argnames=("batchsize", "optimizer", "grads", "mesh", "many",
