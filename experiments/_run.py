@@ -200,16 +200,9 @@ def _initial(shape, start, values):
     at the other `values` (scalars, or (K,) for K networks)."""
     net, starts = start if isinstance(start, tuple) else networks(shape, start)
     values, opt = dict(values), optimizer(shape)
-    net = jax.vmap(_scaled)(net, jnp.broadcast_to(values.pop("wscale"), net.batch_shape))
+    wscale = jnp.broadcast_to(values.pop("wscale"), net.batch_shape)
+    net = jax.vmap(lambda n, w: jax.tree.map(lambda a: a * w, n))(net, wscale)
     return net, starts, opt, jl.with_hyperparams(jax.vmap(opt.init)(net), **values)
-
-
-def _scaled(net, wscale):
-    return jax.tree.map(lambda a: a * wscale, net)
-
-
-def _one(tree):
-    return jax.tree.map(lambda a: a[0], tree)
 
 
 @functools.cache
@@ -224,7 +217,7 @@ def _single(key):
     def run(start, values):
         xs, ys = problem(shape)
         net, starts, opt, state = _initial(shape, start, values)
-        net, starts, state = _one((net, starts, state))
+        net, starts, state = jax.tree.map(lambda a: a[0], (net, starts, state))  # the one
         results = {name: jl.train(net, xs, ys, starts, batchsize=shape.batch_size, optimizer=opt,
                                   grads=grads, opt_state=state) for name, grads in ROUTES.items()}
         out = _summary(net, xs, ys, results)
