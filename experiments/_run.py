@@ -34,6 +34,12 @@ OPTIMIZERS = {"sgd": optax.sgd,  # the tutorial's: theta <- theta - lr dJ/dtheta
 ROUTES = {"manual_grads": jl.manual_grads, "autodiff_grads": jl.autodiff_grads}
 FRAMES = 100  # at most about this many frames in training.gif, points on a collapse path
 SMALLER = "fewer --steps or a smaller --hidden"
+WRITES = ("Writes into --out, together once the run has succeeded: losses.npz (each route's"
+          " batch J per step: manual_grads, autodiff_grads), network.npz (jlinnet.load reads it),"
+          " curves.npz (the arrays the figures draw), results.json (experiment, spec: every flag"
+          " of the run with each hyperparameter's value, label, the numbers printed, files), {};"
+          " with --animate training.gif. `python -m experiments.plot` redraws the figures from"
+          " these files.")  # what `save` writes; {}: the experiment's own figures
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,13 +11,8 @@ map beside the least-squares line (for 2x + 3, the true map). The run is one `ja
 
 from experiments import _cli, _run
 
-WRITES = ("Writes into --out, together once the run has succeeded: losses.npz (each route's"
-          " batch J per step: manual_grads, autodiff_grads), network.npz (jlinnet.load reads it),"
-          " curves.npz (the arrays the figures draw), results.json (experiment, spec: every flag"
-          " of the run with each hyperparameter's value, label, the numbers printed, files),"
-          " before_after.png (the tutorial's Figure 2), loss.png (each route's batch J per"
-          " step); with --animate training.gif. `python -m experiments.plot` redraws the"
-          " figures from these files.")
+WRITES = _run.WRITES.format("before_after.png (the tutorial's Figure 2), loss.png (each"
+                            " route's batch J per step)")
 
 
 def main(argv=None):
