@@ -3,20 +3,10 @@
 Exit statuses: 0 done; 1 the run failed (one line: what, and what to try); 2 a bad flag (one
 line, before any work); 130 stopped by Ctrl-C or SIGTERM. A run writes its files into a
 `Staged` folder and publishes them into --out together once all are written, so a failed or
-stopped run leaves --out as it was. An experiment's `main` reads top to bottom:
-
-    def main(argv=None):
-        with _cli.Ending("NAME", "fewer --steps") as end:  # how the block ends: a status
-            args = parser.parse_args(argv)                   # parse: a bad flag is 2
-            _cli.check_memory(needed_bytes, "fewer --steps") # check, before XLA starts
-            with _cli.Staged(args.out) as out:               # run, writing into out / "name"
-                ...
-                out.publish()                                # publish: all or nothing
-        return end.status
-
-    if __name__ == "__main__":
-        _cli.script(main)
-
+stopped run leaves --out as it was. An experiment's `main` reads top to bottom, as
+`experiments/linear.py`'s does: `with Ending(...) as end:` (each ending -> a status and one
+line), parse (a bad flag is 2), `check_memory` (before XLA starts), write into a `Staged`
+folder, `publish` (all or nothing), `return end.status`; `script(main)` runs it as the process.
 Copy this file for a run of your own."""
 
 import argparse

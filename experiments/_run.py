@@ -34,6 +34,12 @@ OPTIMIZERS = {"sgd": optax.sgd,  # the tutorial's: theta <- theta - lr dJ/dtheta
 ROUTES = {"manual_grads": jl.manual_grads, "autodiff_grads": jl.autodiff_grads}
 FRAMES = 100  # at most about this many frames in training.gif, points on a collapse path
 SMALLER = "fewer --steps or a smaller --hidden"
+WRITES = ("Writes into --out, together once the run has succeeded: losses.npz (each route's"
+          " batch J per step: manual_grads, autodiff_grads), network.npz (jlinnet.load reads it),"
+          " curves.npz (the arrays the figures draw), results.json (experiment, spec: every flag"
+          " of the run with each hyperparameter's value, label, the numbers printed, files), {};"
+          " with --animate training.gif. `python -m experiments.plot` redraws the figures from"
+          " these files.")  # what `save` writes; {}: the experiment's own figures
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,16 +206,9 @@ def _initial(shape, start, values):
     at the other `values` (scalars, or (K,) for K networks)."""
     net, starts = start if isinstance(start, tuple) else networks(shape, start)
     values, opt = dict(values), optimizer(shape)
-    net = jax.vmap(_scaled)(net, jnp.broadcast_to(values.pop("wscale"), net.batch_shape))
+    wscale = jnp.broadcast_to(values.pop("wscale"), net.batch_shape)
+    net = jax.vmap(lambda n, w: jax.tree.map(lambda a: a * w, n))(net, wscale)
     return net, starts, opt, jl.with_hyperparams(jax.vmap(opt.init)(net), **values)
-
-
-def _scaled(net, wscale):
-    return jax.tree.map(lambda a: a * wscale, net)
-
-
-def _one(tree):
-    return jax.tree.map(lambda a: a[0], tree)
 
 
 @functools.cache
@@ -224,7 +223,7 @@ def _single(key):
     def run(start, values):
         xs, ys = problem(shape)
         net, starts, opt, state = _initial(shape, start, values)
-        net, starts, state = _one((net, starts, state))
+        net, starts, state = jax.tree.map(lambda a: a[0], (net, starts, state))  # the one
         results = {name: jl.train(net, xs, ys, starts, batchsize=shape.batch_size, optimizer=opt,
                                   grads=grads, opt_state=state) for name, grads in ROUTES.items()}
         out = _summary(net, xs, ys, results)

@@ -20,7 +20,7 @@ import optax
 from jax import lax
 
 import jlinnet as jl
-from experiments import _cli
+from experiments import _cli, _run
 from experiments import _tutorial as tn
 
 # name -> (hidden, batchsize, lr, steps per row (numpy, jit loop, train, train_many)).
@@ -67,13 +67,6 @@ def step_of(xs, ys, batchsize, optimizer):
     return step
 
 
-def k_networks(k, hidden, steps, batchsize, n=1000):
-    """K networks (1, hidden, 1) from key 0, and their (K, S) batch starts on n points."""
-    keys = jax.random.split(jax.random.key(0), k)
-    net = jax.vmap(lambda key: jl.init_mlp(key, (1, hidden, 1)))(keys)
-    return net, jax.vmap(lambda key: jl.batch_starts(key, steps, n, batchsize))(keys)
-
-
 def jit_loop(step, net, starts, optimizer):
     """The common idiom: a Python loop calling a jitted step with each start, a Python int."""
     carry, losses = (net, optimizer.init(net)), []
@@ -94,7 +87,8 @@ def measure(quick=False, k=1024, repeats=None):
         loop_net, loop_starts = jl.tutorial_setup(sizes, steps[1], batchsize)
         loop_starts = loop_starts.tolist()
         net, starts = jl.tutorial_setup(sizes, steps[2], batchsize)
-        nets, many_starts = k_networks(k, hidden, steps[3], batchsize)
+        nets, many_starts = _run.networks(_run.Spec(hidden=hidden, steps=steps[3],
+                                                    batch_size=batchsize, rng="jax"), range(k))
         times = best_of((
             lambda: tn.train_net(hidden, steps[0], batchsize, lr, numpy_x, verbose=False),
             lambda: jit_loop(step, loop_net, loop_starts, sgd),
@@ -151,7 +145,7 @@ def soa(points, quick=False, repeats=None, hidden=2, lr=1e-3):
     struct_of_arrays = jax.jit(lambda weights, starts: lax.scan(step, weights, starts.T))
     times, checks = [], []
     for k, steps in points:
-        net, starts = k_networks(k, hidden, steps, 1)
+        net, starts = _run.networks(_run.Spec(hidden=hidden, steps=steps, rng="jax"), range(k))
         weights = (net[0].w[:, 0], net[0].b, net[1].w[..., 0], net[1].b[:, 0])
         fns = (lambda: jl.train_many(net, x, y, starts, batchsize=1, optimizer=sgd),
                lambda: struct_of_arrays(weights, starts))
@@ -177,7 +171,7 @@ def print_scaling(title, rows):
 def main(argv=None):
     """Measures and prints the tables; returns the exit status (0, 1, 2 or 130)."""
     with _cli.Ending("benchmark", "a smaller --k") as end:
-        _run(_parse(argv))
+        _tables(_parse(argv))
     return end.status
 
 
@@ -195,7 +189,7 @@ def _parse(argv):
     return args
 
 
-def _run(args):
+def _tables(args):
     """Measures and prints the tables; with --json writes them (staged, all or nothing)."""
     machine = (f"{platform.machine()}, {os.cpu_count()} CPU cores, jax {jax.__version__},"
                f" backend {jax.default_backend()}, {jax.device_count()} device(s)")

@@ -19,7 +19,7 @@ import numpy as np
 import optax
 
 import jlinnet as jl
-from experiments import _cli
+from experiments import _cli, _run
 
 SGD = optax.inject_hyperparams(optax.sgd)(learning_rate=0.01)  # the rate is state: one program
 COARSE = (10 ** (np.arange(-24, 9) / 8)).astype(np.float32)  # 1e-3 .. 10, 8 a decade
@@ -45,14 +45,6 @@ sharp = jax.jit(jax.vmap(jl.sharpness, in_axes=(0, None, None)))  # (K,) lambda_
 steepest = jax.jit(jax.vmap(lambda net, xs, ys: jax.vmap(  # (K,) the largest over the rows of
     lambda x, y: jl.sharpness(net, x[None], y[None]))(xs, ys).max(), in_axes=(0, None, None)))
 full_J = jax.vmap(lambda net, xs, ys: jl.mse(jl.forward(net, xs), ys), in_axes=(0, None, None))
-
-
-def seed_networks(h, seeds, steps, batchsize):
-    """(net, starts): seed j's tutorial start (`jl.tutorial_setup`), leaves (seeds, ...), and
-    starts (seeds, S): its batch-1 random windows, or all 0 for a batch of the whole grid."""
-    net, starts = jax.tree.map(lambda *a: np.stack(a), *[
-        jl.tutorial_setup((1, h, 1), steps, 1, seed=s) for s in seeds])
-    return net, starts if batchsize == 1 else np.zeros_like(starts)
 
 
 @functools.partial(jax.jit, static_argnames="batchsize")
@@ -128,11 +120,12 @@ def gd_minimum(net, xs, ys):
                          opt_state=state).params
 
 
-def measure(h, batchsize, seeds, steps, xs, ys, init):
-    """results.json's run for one hidden size and batch size: each seed's edge; against it the
+def measure(h, batchsize, net, starts, xs, ys, init):
+    """results.json's run for hidden size `h` and one batch size, from the seeds' tutorial
+    starts (a batch of the whole grid starts every step at 0): each seed's edge; against it the
     predictions `init` (name -> (seeds,)) and 2/lambda under the edge; the catapult."""
-    net, starts = seed_networks(h, seeds, steps, batchsize)
-    coarse = np.tile(COARSE, (len(seeds), 1))
+    starts = starts if batchsize == 1 else np.zeros_like(starts)
+    coarse = np.tile(COARSE, (len(starts), 1))
     program = train_rates.lower(net, starts, coarse, xs, ys, batchsize=batchsize).compile()
     _cli.check_memory(_cli.compiled_bytes(program), SMALLER, start=0)
     hit = np.asarray(_cli.wait(program(net, starts, coarse, xs, ys)))
@@ -164,39 +157,34 @@ def spread(a):
 def main(argv=None):
     """Runs the experiment; returns the exit status (0, 1, 2 or 130)."""
     with _cli.Ending("curvature", SMALLER) as end:
-        _run(argv)
+        p, pos = _cli.parser("curvature", __doc__, WRITES), _cli.positive_int
+        p.add_argument("--hidden", type=pos, nargs="+", default=[1, 2, 8, 32],
+                       help="hidden sizes (1 2 8 32)")
+        p.add_argument("--seeds", type=pos, default=32, help="how many: 4321, 4322, .. (32)")
+        p.add_argument("--steps", type=pos, default=100, help="training steps (tutorial: 100)")
+        _cli.out_flags(p, "results/curvature")
+        args = p.parse_args(argv)
+        _cli.use_compilation_cache(args.no_cache)
+        (xs, ys), runs = _run.problem(_run.Spec()), []  # 2x + 3 on the tutorial's grid
+        seeds, hidden = list(range(4321, 4321 + args.seeds)), sorted(set(args.hidden))
+        print(f"2x + 3, {args.seeds} seeds, {args.steps} steps: each seed's edge, and predicted /"
+              " edge")
+        with _cli.Staged(args.out) as out:
+            for h in hidden:
+                net, starts = _run.networks(_run.Spec(hidden=h, steps=args.steps), seeds)
+                lam = [np.asarray(f(n, xs, ys), np.float64) for f, n in (
+                    (sharp, net), (steepest, net), (sharp, _cli.wait(gd_minimum(net, xs, ys))))]
+                init = dict(zip(PREDICTORS[:3] + PREDICTORS[4:],
+                                [2 / lam[0], 4 / lam[0], 2 / lam[1], 2 / lam[2]]))
+                for batchsize in BATCHES:
+                    runs.append(measure(h, batchsize, net, starts, xs, ys, init))
+                    report(runs[-1])
+            settings = dict(steps=args.steps, seeds=seeds, hidden=hidden, batch_sizes=BATCHES,
+                            coarse_lrs=COARSE, fine_rates=FINE, gd_steps=GD_STEPS)
+            text = json.dumps(dict(settings=settings, runs=runs), default=lambda a: a.tolist())
+            _cli.write_json(out / "results.json", json.loads(text, parse_constant=lambda c: None))
+            out.publish()
     return end.status
-
-
-def _run(argv):
-    p, pos = _cli.parser("curvature", __doc__, WRITES), _cli.positive_int
-    p.add_argument("--hidden", type=pos, nargs="+", default=[1, 2, 8, 32],
-                   help="hidden sizes (1 2 8 32)")
-    p.add_argument("--seeds", type=pos, default=32, help="how many: 4321, 4322, .. (32)")
-    p.add_argument("--steps", type=pos, default=100, help="training steps (tutorial: 100)")
-    p.add_argument("--out", type=_cli.out_path, default=_cli.out_path("results/curvature"),
-                   help="folder for results.json (made if missing; default results/curvature)")
-    p.add_argument("--no-cache", action="store_true", help="no persistent compilation cache")
-    args = p.parse_args(argv)
-    _cli.use_compilation_cache(args.no_cache)
-    xs, seeds, hidden = jl.grid(), list(range(4321, 4321 + args.seeds)), sorted(set(args.hidden))
-    ys, runs = jl.linear_target(xs), []
-    print(f"2x + 3, {args.seeds} seeds, {args.steps} steps: each seed's edge, and predicted / edge")
-    with _cli.Staged(args.out) as out:
-        for h in hidden:
-            net, _ = seed_networks(h, seeds, args.steps, 1)
-            lam = [np.asarray(f(n, xs, ys), np.float64) for f, n in (
-                (sharp, net), (steepest, net), (sharp, _cli.wait(gd_minimum(net, xs, ys))))]
-            init = dict(zip(PREDICTORS[:3] + PREDICTORS[4:],
-                            [2 / lam[0], 4 / lam[0], 2 / lam[1], 2 / lam[2]]))
-            for batchsize in BATCHES:
-                runs.append(measure(h, batchsize, seeds, args.steps, xs, ys, init))
-                report(runs[-1])
-        settings = dict(steps=args.steps, seeds=seeds, hidden=hidden, batch_sizes=BATCHES,
-                        coarse_lrs=COARSE, fine_rates=FINE, gd_steps=GD_STEPS)
-        text = json.dumps(dict(settings=settings, runs=runs), default=lambda a: a.tolist())
-        _cli.write_json(out / "results.json", json.loads(text, parse_constant=lambda c: None))
-        out.publish()
 
 
 def report(run):

@@ -11,19 +11,14 @@ map beside the least-squares line (for 2x + 3, the true map). The run is one `ja
 
 from experiments import _cli, _run
 
-WRITES = ("Writes into --out, together once the run has succeeded: losses.npz (each route's"
-          " batch J per step: manual_grads, autodiff_grads), network.npz (jlinnet.load reads it),"
-          " curves.npz (the arrays the figures draw), results.json (experiment, spec: every flag"
-          " of the run with each hyperparameter's value, label, the numbers printed, files),"
-          " before_after.png (the tutorial's Figure {fig}), loss.png (each route's batch J per"
-          " step{floor}); with --animate training.gif. `python -m experiments.plot` redraws the"
-          " figures from these files.")
+WRITES = _run.WRITES.format("before_after.png (the tutorial's Figure 2), loss.png (each"
+                            " route's batch J per step)")
 
 
 def main(argv=None):
     """Runs the experiment; returns the exit status (0, 1, 2 or 130)."""
     with _cli.Ending("linear", _run.SMALLER) as end:
-        spec, args = _run.parse("linear", __doc__, WRITES.format(fig="2", floor=""), argv)
+        spec, args = _run.parse("linear", __doc__, WRITES, argv)
         _cli.check_memory(_run.bytes_needed(spec, 1, args.animate * _run.FRAMES), _run.SMALLER)
         with _cli.Staged(args.out) as out:
             run = _run.train(spec, animate=args.animate, cache=not args.no_cache)

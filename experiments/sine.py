@@ -10,15 +10,10 @@ form on the same grid; the run prints both maps and their full-grid errors J. Wi
 
 from experiments import _cli, _run
 
-WRITES = ("Writes into --out, together once the run has succeeded: losses.npz (each route's"
-          " batch J per step: manual_grads, autodiff_grads), network.npz (jlinnet.load reads it),"
-          " curves.npz (the arrays the figures draw), results.json (experiment, spec: every flag"
-          " of the run with each hyperparameter's value, label, the numbers printed, files),"
-          " before_after.png (the tutorial's Figure 4, with the least-squares line), loss.png"
-          " (each route's batch J per step, the line's J as a floor); without an activation"
-          " collapse.png (the hidden neurons' lines, and the map (w, b) along training at three"
-          " learning rates); with --animate training.gif. `python -m experiments.plot` redraws"
-          " the figures from these files.")
+WRITES = _run.WRITES.format(
+    "before_after.png (the tutorial's Figure 4, with the least-squares line), loss.png (each"
+    " route's batch J per step, the line's J as a floor); without an activation collapse.png"
+    " (the hidden neurons' lines, and the map (w, b) along training at three learning rates)")
 
 
 def main(argv=None):

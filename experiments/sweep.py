@@ -3,12 +3,10 @@
 Which values restore each target (J < 0.01), where training diverges, how both move with the
 hidden size, and whether a network without activation ever beats the least-squares line (it
 cannot: it is one affine map). Network (i, j) starts from seed j with the swept hyperparameter
-(--over: the learning rate, any numeric one of the optimizer's, or wscale) at values[i]; a
-grid's P x seeds networks are one `jl.train_many` call, scored by their full-grid J; a diverged
-network is data, not a failure. Each seed's own edge is the smallest value at which its run went
-non-finite or ended above its starting J; for plain SGD's learning rate, beside 2/lambda_max at
-its start (where gradient descent on a quadratic diverges). Several processes or hosts: the same
-command on each, with --coordinator HOST:PORT --num-processes N --process-id I.
+at values[i]; a grid's P x seeds networks are one `jl.train_many` call, scored by their
+full-grid J; a diverged network is data, not a failure; each seed's own edge is defined where
+it is printed (`_report_edges`). Several processes or hosts: the same command on each, with
+--coordinator HOST:PORT --num-processes N --process-id I.
 """
 
 import dataclasses
