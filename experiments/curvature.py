@@ -26,6 +26,7 @@ COARSE = (10 ** (np.arange(-24, 9) / 8)).astype(np.float32)  # 1e-3 .. 10, 8 a d
 FINE = 33  # inside a bracket, 10^(1/8/34) = 1.0085 apart; as many as COARSE: one program
 BATCHES = (1, 1000)  # the tutorial's random windows; the whole grid, every start 0
 GD_STEPS = 3000
+PROGRAMS = 7  # per hidden size: 3 at init (sharpness, the steepest example, GD), 2 per batch
 SMALLER = "fewer --seeds, --steps or --hidden sizes"
 PREDICTORS = ("2/lambda, full grid, init", "4/lambda, full grid, init",
               "2/lambda, steepest example, init", "2/lambda, full grid, under the edge",
@@ -164,6 +165,7 @@ def main(argv=None):
         p.add_argument("--steps", type=pos, default=100, help="training steps (tutorial: 100)")
         _cli.out_flags(p, "results/curvature")
         args = p.parse_args(argv)
+        _cli.check_memory(needed(args), SMALLER)  # from shapes, before XLA starts
         _cli.use_compilation_cache(args.no_cache)
         (xs, ys), runs = _run.problem(_run.Spec()), []  # 2x + 3 on the tutorial's grid
         seeds, hidden = list(range(4321, 4321 + args.seeds)), sorted(set(args.hidden))
@@ -185,6 +187,14 @@ def main(argv=None):
             _cli.write_json(out / "results.json", json.loads(text, parse_constant=lambda c: None))
             out.publish()
     return end.status
+
+
+def needed(args):
+    """Bytes the run holds beyond JAX's start, from its shapes: its largest call (seeds x 33
+    rates, or full-batch GD's steps) and PROGRAMS compiled programs per hidden size."""
+    spec = _run.Spec(hidden=max(args.hidden), steps=max(args.steps, GD_STEPS))
+    return _run.bytes_needed(spec, args.seeds * len(COARSE)) + _cli.PROGRAM * PROGRAMS * len(
+        set(args.hidden))
 
 
 def report(run):

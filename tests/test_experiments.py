@@ -29,7 +29,7 @@ from PIL import Image
 
 import experiments
 import jlinnet as jl
-from experiments import _cli, _run, benchmark, linear, plot, sine, sweep, tutorial_numpy
+from experiments import _cli, _run, benchmark, curvature, linear, plot, sine, sweep, tutorial_numpy
 
 KEYS = {"experiment", "spec", "label", "initial_error", "final_error", "manual_final_error",
         "max_param_difference", "least_squares", "files"}
@@ -630,6 +630,8 @@ print(status, peak - at_check[0])
     ("linear", ("--animate",), _run.bytes_needed(_run.Spec(), 1, _run.FRAMES)),
     ("sweep", ("--hidden", "8", "--seeds", "4", "--range", "1e-3", "1", "4", "--steps", "50"),
      _run.bytes_needed(_run.Spec(hidden=8, steps=50), 16) + 3 * _cli.PROGRAM),  # 4 grids
+    ("curvature", ("--hidden", "2", "--seeds", "2", "--steps", "10"), curvature.needed(
+        SimpleNamespace(hidden=[2], seeds=2, steps=10))),
 ])
 def test_5_the_memory_estimate_before_xla_starts_covers_the_run(tmp_path, module, flags, needed):
     # Under `ulimit -v`, as the issue ran it: 0.6 GB cannot start XLA, refused in one line
