@@ -70,10 +70,8 @@ def train(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, batchsiz
       `TrainResult(params, losses (S // n,), opt_state, nonfinite_step ())`; `nonfinite_step`
       counts every step, recorded or not.
     """
-    settings = dict(batchsize=batchsize, optimizer=optimizer, grads=grads, mesh=None,
-                    record_every=record_every)
-    xs, ys, starts = _before_jit(net, xs, ys, starts, opt_state, **settings)
-    return _fit(net, xs, ys, starts, opt_state, **settings, many=False)
+    settings = _Settings(batchsize, optimizer, grads, None, False, record_every)
+    return _fit(net, *_before_jit(net, xs, ys, starts, opt_state, settings), opt_state, settings)
 
 
 def train_many(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, batchsize: int,
@@ -99,19 +97,29 @@ def train_many(net: Net, xs: ArrayLike, ys: ArrayLike, starts: ArrayLike, *, bat
     Returns:
       `TrainResult`: params (K, ...), losses (K, S // n), opt_state, nonfinite_step (K,).
     """
-    settings = dict(batchsize=batchsize, optimizer=optimizer, grads=grads, mesh=mesh,
-                    record_every=record_every)
-    xs, ys, starts = _before_jit(net, xs, ys, starts, opt_state, **settings)
-    return _fit(net, xs, ys, starts, opt_state, **settings, many=True)
+    settings = _Settings(batchsize, optimizer, grads, mesh, True, record_every)
+    return _fit(net, *_before_jit(net, xs, ys, starts, opt_state, settings), opt_state, settings)
 
 
-def _before_jit(net, xs, ys, starts, opt_state, *, batchsize, optimizer, grads, mesh,
-                record_every):
+class _Settings(NamedTuple):
+    """What picks the compiled program (static: hashed by `jax.jit`, one argument so that a
+    call hashes one tuple); `many`: `train_many` (K networks) or `train`."""
+
+    batchsize: int
+    optimizer: optax.GradientTransformation
+    grads: Grads
+    mesh: Mesh | None
+    many: bool
+    record_every: int
+
+
+def _before_jit(net, xs, ys, starts, opt_state, settings: _Settings):
     """What `jax.jit` cannot take, checked before it, in a few microseconds a call: the
     settings that pick the program (static: hashed); a `net` that is a network and an
     `opt_state` of arrays (else `jax.jit` would name them as arguments it cannot read); data
     and starts not yet in JAX arrays, read on the host (NumPy starts off the grid are an error
     now, not NaN later). Returns (xs, ys, starts); JAX arrays are checked while tracing."""
+    batchsize, optimizer, grads, mesh, _, record_every = settings
     if not (type(batchsize) is int and batchsize > 0 and type(record_every) is int
             and record_every > 0):  # else the error; record_every's divisibility: tracing
         checks.positive_int("batchsize", batchsize)
@@ -140,11 +148,10 @@ def _before_jit(net, xs, ys, starts, opt_state, *, batchsize, optimizer, grads, 
     return xs, ys, starts
 
 
-@partial(jax.jit, static_argnames=("batchsize", "optimizer", "grads", "mesh", "many",
-                                   "record_every"))
-def _fit(net, xs, ys, starts, opt_state, *, batchsize, optimizer, grads, mesh, many,
-         record_every):
+@partial(jax.jit, static_argnames="settings")
+def _fit(net, xs, ys, starts, opt_state, settings: _Settings):
     """The boundary of `train` (many=False) and `train_many`, then the one training scan."""
+    batchsize, optimizer, grads, mesh, many, record_every = settings
     fn = "train_many" if many else "train"
     sizes, dtype = check_net(net, stacked=many, fn=fn)
     xs = checks.data("xs", xs, dtype, features=sizes[0])
