@@ -42,21 +42,19 @@ def _need(kinds: str) -> str:
 
 
 def host(name: str, x, kinds: str = "iuf"):
-    """`x` as it should reach JAX: a JAX array (or tracer) unchanged; anything else read by
-    NumPy, a named TypeError unless its dtype kind is in `kinds` (i/u integer, f float),
+    """`x` as it should reach JAX: a JAX array (or tracer) as it is; anything else read by
+    NumPy. Either is a named TypeError unless its dtype kind is in `kinds` (i/u integer, f float);
     integers as float64 where floats are allowed (exact up to 2**53)."""
-    if isinstance(x, jax.Array):
-        if _kind(x.dtype) not in kinds:
-            raise TypeError(f"{name} must be an array of {_need(kinds)}, got {show(x)}")
-        return x
-    try:
-        x = np.asarray(x)
-    except (TypeError, ValueError) as err:  # ragged lists and the like
-        raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__} ({err})"
-                        ) from None
-    if x.dtype.kind not in kinds:
+    if not isinstance(x, jax.Array):
+        try:
+            x = np.asarray(x)
+        except (TypeError, ValueError) as err:  # ragged lists and the like
+            raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}"
+                            f" ({err})") from None
+    if (kind := _kind(x.dtype)) not in kinds:
         raise TypeError(f"{name} must be an array of {_need(kinds)}, got {show(x)}")
-    return x.astype(np.float64) if x.dtype.kind in "iu" and "f" in kinds else x
+    host_ints = isinstance(x, np.ndarray) and kind in "iu" and "f" in kinds
+    return x.astype(np.float64) if host_ints else x
 
 
 def data(name: str, x, dtype, *, features: int | None = None) -> jax.Array:
