@@ -63,9 +63,8 @@ class Net:
         `Net(net)` is `net` again, with its activation: it never falls off."""
         layers: Any = self.layers  # anything a user passed, until checked below
         activation = self.activation
-        if type(layers) is tuple and (activation is None or type(activation) is str) and all(
-                type(layer) is Layer for layer in layers) and layers and (
-                activation is None or activation in ACTIVATIONS):
+        if type(layers) is tuple and layers and all(type(l) is Layer for l in layers) and (
+                activation is None or (type(activation) is str and activation in ACTIVATIONS)):
             return  # what every `jax.tree` rebuild passes: nothing to change
         if isinstance(layers, Net):
             if activation not in (None, layers.activation):
